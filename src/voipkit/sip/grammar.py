@@ -1,0 +1,112 @@
+"""RFC 3261 §25 ABNF pieces, as character classes and precompiled regular expressions.
+
+Knows: the SIP grammar (RFC 3261 §25.1, with the RFC 3966 tel URI and RFC 5118 IPv6
+references), written once here so every parser shares the same definitions. Must not know:
+message objects; the modules that build values from these matches live in ``uri``,
+``headers`` and ``message``.
+
+Every pattern is meant for ``fullmatch`` (or ``match`` at a position) on text that has
+already been unfolded (RFC 3261 §7.3.1: CRLF followed by whitespace is one SP).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+#: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+TOKEN_CHARS: Final = r"A-Za-z0-9\-.!%*_+`'~"
+TOKEN: Final = f"[{TOKEN_CHARS}]+"
+#: word (Call-ID) adds ( ) < > : \ " / [ ] ? { }
+WORD_CHARS: Final = TOKEN_CHARS + r"()<>:\\\"/\[\]?{}"
+#: unreserved = alphanum / mark ; mark = - _ . ! ~ * ' ( )
+UNRESERVED: Final = r"A-Za-z0-9\-_.!~*'()"
+ESCAPED: Final = r"%[0-9A-Fa-f]{2}"
+#: LWS after unfolding: spaces and tabs only.
+SWS: Final = r"[ \t]*"
+
+#: quoted-string = SWS DQUOTE *(qdtext / quoted-pair) DQUOTE. Raw CR/LF never appear.
+QUOTED_STRING: Final = r'"(?:[^"\\\r\n]|\\[^\r\n])*"'
+
+IPV4: Final = r"\d{1,3}(?:\.\d{1,3}){3}"
+#: hostname or IPv4address (the looser hostname rule also admits the IPv4 form).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+HOSTNAME: Final = f"(?:{_LABEL}\\.)*{_LABEL}\\.?"
+IPV6_REFERENCE: Final = r"\[[0-9A-Fa-f:.]+\]"
+HOST: Final = f"(?:{HOSTNAME}|{IPV6_REFERENCE})"
+
+# user = 1*( unreserved / escaped / user-unreserved ); user-unreserved = & = + $ , ; ? /
+_USER = f"(?:[{UNRESERVED}&=+$,;?/]|{ESCAPED})+"
+# password = *( unreserved / escaped / & = + $ , )
+_PASSWORD = f"(?:[{UNRESERVED}&=+$,]|{ESCAPED})*"
+# paramchar = param-unreserved / unreserved / escaped ; param-unreserved = [ ] / : & + $
+_PARAMCHAR = f"(?:[{UNRESERVED}\\[\\]/:&+$]|{ESCAPED})"
+# hnv-unreserved = [ ] / ? : + $
+_HNVCHAR = f"(?:[{UNRESERVED}\\[\\]/?:+$]|{ESCAPED})"
+
+#: SIP-URI / SIPS-URI (RFC 3261 §19.1.1, §25.1), after the scheme and its colon.
+SIP_URI_REST: Final = re.compile(
+    f"(?:(?P<user>{_USER})(?::(?P<password>{_PASSWORD}))?@)?"
+    f"(?P<host>{HOST})(?::(?P<port>\\d{{1,5}}))?"
+    f"(?P<params>(?:;{_PARAMCHAR}+(?:={_PARAMCHAR}*)?)*)"
+    f"(?:\\?(?P<headers>{_HNVCHAR}*={_HNVCHAR}*(?:&{_HNVCHAR}*={_HNVCHAR}*)*))?"
+)
+
+#: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+\-.]*):")
+#: absoluteURI (RFC 2396 as cited by RFC 3261 §25.1): scheme ":" then uric characters.
+ABSOLUTE_URI_REST: Final = re.compile(r"[A-Za-z0-9\-_.!~*'()%;/?:@&=+$,\[\]#]+")
+
+#: telephone-subscriber (RFC 3966 §3): global or local number, then ;params.
+TEL_URI_REST: Final = re.compile(
+    r"(?P<number>\+[0-9\-.()]*[0-9][0-9\-.()]*|[0-9A-Fa-f*#\-.()]*[0-9A-Fa-f*#][0-9A-Fa-f*#\-.()]*)"
+    f"(?P<params>(?:;[{UNRESERVED}\\[\\]/:&+$%=]+)*)"
+)
+
+METHOD: Final = re.compile(TOKEN)
+HEADER_NAME: Final = re.compile(TOKEN)
+CALL_ID: Final = re.compile(f"[{WORD_CHARS}]+(?:@[{WORD_CHARS}]+)?")
+#: SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT ("SIP" is case-insensitive in ABNF).
+SIP_VERSION: Final = re.compile(r"[Ss][Ii][Pp]/(\d+)\.(\d+)")
+STATUS_CODE: Final = re.compile(r"[1-6]\d\d")
+DIGITS: Final = re.compile(r"\d+")
+
+#: CSeq = 1*DIGIT LWS Method
+CSEQ: Final = re.compile(f"(\\d+)[ \\t]+({TOKEN})")
+
+#: One generic-param after its ";": name [ EQUAL ( token / host / quoted-string ) ].
+#: IPv6address is allowed bare in Via received/maddr (RFC 3261 §20.42, RFC 5118 §4.5).
+_GEN_VALUE = f"(?:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*|{TOKEN}|{IPV6_REFERENCE}|{QUOTED_STRING})"
+PARAM_LIST: Final = re.compile(f"(?:{SWS};{SWS}{TOKEN}(?:{SWS}={SWS}{_GEN_VALUE})?)*{SWS}")
+PARAM_ITEM: Final = re.compile(f";{SWS}({TOKEN})(?:{SWS}={SWS}({_GEN_VALUE}))?")
+
+#: via-parm = sent-protocol LWS sent-by *( SEMI via-params )
+VIA: Final = re.compile(
+    f"{SWS}({TOKEN}){SWS}/{SWS}({TOKEN}){SWS}/{SWS}({TOKEN})[ \\t]+"
+    f"({HOST})(?:{SWS}:{SWS}(\\d{{1,5}}))?"
+    f"((?:{SWS};{SWS}{TOKEN}(?:{SWS}={SWS}{_GEN_VALUE})?)*){SWS}"
+)
+
+#: name-addr = [ display-name ] LAQUOT addr-spec RAQUOT, then *( SEMI generic-param ).
+#: A token display name directly followed by "<" is accepted (RFC 4475 §3.1.1.6).
+NAME_ADDR: Final = re.compile(
+    f'{SWS}(?:"(?P<quoted>(?:[^"\\\\\\r\\n]|\\\\[^\\r\\n])*)"{SWS}'
+    f"|(?P<token>{TOKEN}(?:[ \\t]+{TOKEN})*){SWS})?"
+    f"<(?P<uri>[^<>\\s]+)>(?P<params>.*)",
+    re.S,
+)
+#: addr-spec without angle brackets: the URI ends at the first ";" (RFC 3261 §20.10).
+ADDR_SPEC: Final = re.compile(f"{SWS}(?P<uri>[^;<>\"\\s,?]+)(?P<params>.*)", re.S)
+
+#: m-type "/" m-subtype *( SEMI m-parameter )
+MEDIA_TYPE: Final = re.compile(f"{TOKEN}{SWS}/{SWS}{TOKEN}(?:{SWS};.*)?", re.S)
+
+#: Splits one comma-separated list element off a header value, honouring quoted strings
+#: and angle brackets (RFC 3261 §7.3.1).
+LIST_ELEMENT: Final = re.compile(f'(?:[^,"<]|{QUOTED_STRING}|<[^>]*>)*')
+
+#: Line folding (RFC 3261 §7.3.1): CRLF followed by whitespace becomes one SP.
+FOLD: Final = re.compile(r"\r\n[ \t]+")
+
+#: Characters that must be backslash-escaped inside a quoted-string.
+QUOTE_NEEDED: Final = re.compile(r'["\\\x00-\x09\x0b\x0c\x0e-\x1f\x7f]')

@@ -1,0 +1,467 @@
+"""The header-field table and the multimap that holds header fields a message does not model.
+
+Knows: every header field name this SDK meets, its compact form (RFC 3261 §7.3.3 and the
+IANA registry), whether its grammar is a comma-separated list (RFC 3261 §7.3.1), and the
+RFC that defines it (compare reSIProcate's ``defineHeader`` and PJSIP's parser registry).
+Must not know: how the routing header fields are parsed (``message`` does that).
+
+The values of the routing headers are typed here too (NameAddr, Via, CSeq), each with
+``parse`` and ``str()``; ``message`` decides when to parse them.
+
+Authentication headers (Authorization, WWW-Authenticate, ...) are *not* lists here: their
+values carry commas between auth-params, and splitting them would break the challenge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+from voipkit.sip import grammar
+from voipkit.sip.errors import ParseError
+from voipkit.sip.uri import Uri, format_host, parse_host, parse_uri
+
+#: RFC 3261 §8.1.1.5: a CSeq number is a 32-bit unsigned integer.
+MAX_CSEQ: Final = 2**32 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderSpec:
+    """One row of the header table."""
+
+    name: str
+    "Canonical spelling of the long form."
+    compact: str | None
+    "Compact form (RFC 3261 §7.3.3), lower-case, or None."
+    is_list: bool
+    "True when several values may be joined by commas in one header line (§7.3.1)."
+    rfc: str
+    "Defining document."
+
+
+def _specs(*rows: tuple[str, str | None, bool, str]) -> dict[str, HeaderSpec]:
+    return {row[0].lower(): HeaderSpec(*row) for row in rows}
+
+
+#: Keyed by the lower-cased long name.
+HEADER_SPECS: Final[dict[str, HeaderSpec]] = _specs(
+    ("Accept", None, True, "RFC 3261"),
+    ("Accept-Contact", "a", True, "RFC 3841"),
+    ("Accept-Encoding", None, True, "RFC 3261"),
+    ("Accept-Language", None, True, "RFC 3261"),
+    ("Accept-Resource-Priority", None, True, "RFC 4412"),
+    ("Alert-Info", None, True, "RFC 3261"),
+    ("Allow", None, True, "RFC 3261"),
+    ("Allow-Events", "u", True, "RFC 6665"),
+    ("Authentication-Info", None, False, "RFC 3261"),
+    ("Authorization", None, False, "RFC 3261"),
+    ("Call-ID", "i", False, "RFC 3261"),
+    ("Call-Info", None, True, "RFC 3261"),
+    ("Contact", "m", True, "RFC 3261"),
+    ("Content-Disposition", None, False, "RFC 3261"),
+    ("Content-Encoding", "e", True, "RFC 3261"),
+    ("Content-Language", None, True, "RFC 3261"),
+    ("Content-Length", "l", False, "RFC 3261"),
+    ("Content-Type", "c", False, "RFC 3261"),
+    ("CSeq", None, False, "RFC 3261"),
+    ("Date", None, False, "RFC 3261"),
+    ("Error-Info", None, True, "RFC 3261"),
+    ("Event", "o", False, "RFC 6665"),
+    ("Expires", None, False, "RFC 3261"),
+    ("Flow-Timer", None, False, "RFC 5626"),
+    ("From", "f", False, "RFC 3261"),
+    ("History-Info", None, True, "RFC 7044"),
+    ("Identity", "y", False, "RFC 8224"),
+    ("Identity-Info", "n", False, "RFC 4474"),
+    ("In-Reply-To", None, True, "RFC 3261"),
+    ("Info-Package", None, False, "RFC 6086"),
+    ("Max-Breadth", None, False, "RFC 5393"),
+    ("Max-Forwards", None, False, "RFC 3261"),
+    ("MIME-Version", None, False, "RFC 3261"),
+    ("Min-Expires", None, False, "RFC 3261"),
+    ("Min-SE", None, False, "RFC 4028"),
+    ("Organization", None, False, "RFC 3261"),
+    ("P-Asserted-Identity", None, True, "RFC 3325"),
+    ("P-Preferred-Identity", None, True, "RFC 3325"),
+    ("Path", None, True, "RFC 3327"),
+    ("Priority", None, False, "RFC 3261"),
+    ("Privacy", None, False, "RFC 3323"),
+    ("Proxy-Authenticate", None, False, "RFC 3261"),
+    ("Proxy-Authorization", None, False, "RFC 3261"),
+    ("Proxy-Require", None, True, "RFC 3261"),
+    ("RAck", None, False, "RFC 3262"),
+    ("Reason", None, True, "RFC 3326"),
+    ("Record-Route", None, True, "RFC 3261"),
+    ("Recv-Info", None, True, "RFC 6086"),
+    ("Refer-Sub", None, False, "RFC 4488"),
+    ("Refer-To", "r", False, "RFC 3515"),
+    ("Referred-By", "b", False, "RFC 3892"),
+    ("Reject-Contact", "j", True, "RFC 3841"),
+    ("Replaces", None, False, "RFC 3891"),
+    ("Reply-To", None, False, "RFC 3261"),
+    ("Request-Disposition", "d", True, "RFC 3841"),
+    ("Require", None, True, "RFC 3261"),
+    ("Resource-Priority", None, True, "RFC 4412"),
+    ("Retry-After", None, False, "RFC 3261"),
+    ("Route", None, True, "RFC 3261"),
+    ("RSeq", None, False, "RFC 3262"),
+    ("Security-Client", None, True, "RFC 3329"),
+    ("Security-Server", None, True, "RFC 3329"),
+    ("Security-Verify", None, True, "RFC 3329"),
+    ("Server", None, False, "RFC 3261"),
+    ("Service-Route", None, True, "RFC 3608"),
+    ("Session-Expires", "x", False, "RFC 4028"),
+    ("SIP-ETag", None, False, "RFC 3903"),
+    ("SIP-If-Match", None, False, "RFC 3903"),
+    ("Subject", "s", False, "RFC 3261"),
+    ("Subscription-State", None, False, "RFC 6665"),
+    ("Supported", "k", True, "RFC 3261"),
+    ("Target-Dialog", None, False, "RFC 4538"),
+    ("Timestamp", None, False, "RFC 3261"),
+    ("To", "t", False, "RFC 3261"),
+    ("Unsupported", None, True, "RFC 3261"),
+    ("User-Agent", None, False, "RFC 3261"),
+    ("Via", "v", True, "RFC 3261"),
+    ("Warning", None, True, "RFC 3261"),
+    ("WWW-Authenticate", None, False, "RFC 3261"),
+)
+
+#: Lower-cased compact form -> lower-cased long name.
+COMPACT_FORMS: Final[dict[str, str]] = {
+    spec.compact: key for key, spec in HEADER_SPECS.items() if spec.compact is not None
+}
+
+#: Lower-cased name as it may appear on the wire (long or compact) -> lower-cased long name.
+NAME_KEYS: Final[dict[str, str]] = {**{key: key for key in HEADER_SPECS}, **COMPACT_FORMS}
+
+
+def header_key(name: str) -> str:
+    """The lookup key for a header name: lower-cased, compact forms expanded."""
+    lowered = name.lower()
+    return NAME_KEYS.get(lowered, lowered)
+
+
+def canonical_name(name: str) -> str:
+    """The canonical spelling of a known header (``v`` -> ``Via``); others unchanged."""
+    spec = HEADER_SPECS.get(NAME_KEYS.get(name.lower(), ""))
+    return spec.name if spec is not None else name
+
+
+def split_list(value: str) -> list[str]:
+    """Split a list-valued header value at commas outside quotes and angle brackets.
+
+    Raises:
+        ParseError: 400 for an empty element (``a,,b``) or an unbalanced quote or bracket.
+    """
+    if "," not in value:
+        return [value]
+    if '"' not in value and "<" not in value:
+        items = value.split(",")
+    else:
+        items = []
+        match = grammar.LIST_ELEMENT.match
+        pos, end = 0, len(value)
+        while True:
+            m = match(value, pos)
+            assert m is not None  # the pattern can match the empty string
+            items.append(m.group())
+            pos = m.end()
+            if pos == end:
+                break
+            if value[pos] != ",":
+                raise ParseError(f"unbalanced quote or angle bracket in {value!r}")
+            pos += 1
+    result = [item.strip(" \t") for item in items]
+    if "" in result:
+        raise ParseError(f"empty element in comma-separated list {value!r} (RFC 3261 §7.3.1)")
+    return result
+
+
+_NAME_ADDR = grammar.NAME_ADDR.fullmatch
+_ADDR_SPEC = grammar.ADDR_SPEC.fullmatch
+_PARAM_LIST = grammar.PARAM_LIST.fullmatch
+_PARAM_FINDALL = grammar.PARAM_ITEM.findall
+_VIA = grammar.VIA.fullmatch
+_CSEQ = grammar.CSEQ.fullmatch
+_DIGITS = grammar.DIGITS.fullmatch
+_QUOTED_PAIR = re.compile(r"\\(.)", re.S)
+_QUOTE_NEEDED = grammar.QUOTE_NEEDED
+
+
+def _parse_generic_params(raw: str, where: str) -> dict[str, str | None]:
+    """``*( SEMI generic-param )``: names lower-cased, values as written (quotes kept)."""
+    if _PARAM_LIST(raw) is None:
+        raise ParseError(f"malformed parameters {raw.strip()!r} in {where}")
+    return {name.lower(): (value or None) for name, value in _PARAM_FINDALL(raw)}
+
+
+def _format_params(params: dict[str, str | None]) -> str:
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+
+
+def _quote(text: str) -> str:
+    if _QUOTE_NEEDED.search(text) is not None:
+        text = _QUOTE_NEEDED.sub(lambda m: "\\" + m.group(), text)
+    return f'"{text}"'
+
+
+@dataclass(slots=True)
+class NameAddr:
+    """A URI with an optional display name and header parameters (RFC 3261 §20.10, §20.20).
+
+    Used for From, To, Contact, Route and Record-Route. ``display_name`` is the text with
+    quotes and quoted-pairs removed (None when absent); ``params`` are the header-field
+    parameters after the URI (``tag``, ``expires``, ``q`` ...), not the URI's own.
+    """
+
+    uri: Uri
+    display_name: str | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def tag(self) -> str | None:
+        return self.params.get("tag")
+
+    @tag.setter
+    def tag(self, value: str | None) -> None:
+        if value is None:
+            self.params.pop("tag", None)
+        else:
+            self.params["tag"] = value
+
+    @classmethod
+    def parse(cls, text: str) -> NameAddr:
+        """Parse ``name-addr`` or ``addr-spec`` followed by parameters.
+
+        In the addr-spec form (no angle brackets) everything after the first ";" is a
+        header parameter, never a URI parameter (RFC 3261 §20.10, RFC 4475 §3.3.12), and
+        the URI may not contain "?" or "," (RFC 4475 §3.1.2.10).
+
+        Raises:
+            ParseError: 400 when the text is neither form.
+        """
+        m = _NAME_ADDR(text)
+        if m is not None:
+            quoted = m.group("quoted")
+            if quoted is not None:
+                display: str | None = _QUOTED_PAIR.sub(r"\1", quoted) if "\\" in quoted else quoted
+            else:
+                display = m.group("token")
+        else:
+            m = _ADDR_SPEC(text)
+            if m is not None and m.group("params").lstrip(" \t")[:1] in ("?", ","):
+                raise ParseError(f"addr-spec {text.strip()!r} containing '?' or ',' must be "
+                                 "enclosed in <> (RFC 3261 §20)")
+            if m is None:
+                raise ParseError(f"{text.strip()!r} is neither a name-addr nor an addr-spec "
+                                 "(RFC 3261 §25.1)")
+            display = None
+        params_text = m.group("params")
+        params = _parse_generic_params(params_text, "name-addr") if params_text else {}
+        return cls(parse_uri(m.group("uri")), display, params)
+
+    def __str__(self) -> str:
+        out = f"<{self.uri}>"
+        if self.display_name is not None:
+            out = f"{_quote(self.display_name)} {out}"
+        if self.params:
+            out += _format_params(self.params)
+        return out
+
+
+@dataclass(slots=True)
+class Via:
+    """One Via header value (RFC 3261 §20.42): ``SIP/2.0/<transport> host[:port];params``."""
+
+    transport: str
+    "Upper-cased transport token: UDP, TCP, TLS, SCTP, WS ..."
+    host: str
+    "sent-by host; an IPv6 literal has no brackets."
+    port: int | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def branch(self) -> str | None:
+        return self.params.get("branch")
+
+    @property
+    def received(self) -> str | None:
+        return self.params.get("received")
+
+    @property
+    def has_rport(self) -> bool:
+        """True when ``rport`` is present, with or without a value (RFC 3581)."""
+        return "rport" in self.params
+
+    @property
+    def rport(self) -> int | None:
+        value = self.params.get("rport")
+        return int(value) if value else None
+
+    @property
+    def maddr(self) -> str | None:
+        return self.params.get("maddr")
+
+    @property
+    def ttl(self) -> int | None:
+        value = self.params.get("ttl")
+        return int(value) if value else None
+
+    @classmethod
+    def parse(cls, text: str) -> Via:
+        """Parse one via-parm.
+
+        Raises:
+            ParseError: 400 for bad syntax, a protocol other than SIP/2.0, or bad
+                ``ttl``/``rport`` values.
+        """
+        m = _VIA(text)
+        if m is None:
+            raise ParseError(f"malformed Via value {text.strip()!r} (RFC 3261 §20.42)")
+        protocol, version, transport, host, port, params_text = m.groups()
+        if version != "2.0" or protocol.upper() != "SIP":
+            raise ParseError(f"Via protocol {protocol}/{version} is not SIP/2.0")
+        if host[0] == "[":
+            host = parse_host(host, text)
+        port_number = None
+        if port is not None:
+            port_number = int(port)
+            if port_number > 65535:
+                raise ParseError(f"Via port {port_number} is out of range")
+        params: dict[str, str | None] = {}
+        if params_text:
+            params = {name.lower(): (value or None) for name, value in _PARAM_FINDALL(params_text)}
+            rport = params.get("rport")
+            if rport is not None and (_DIGITS(rport) is None or int(rport) > 65535):
+                raise ParseError(f"Via rport {rport!r} is not a port number (RFC 3581)")
+            ttl = params.get("ttl")
+            if "ttl" in params and (ttl is None or _DIGITS(ttl) is None or int(ttl) > 255):
+                raise ParseError(f"Via ttl {ttl!r} is not 0-255 (RFC 3261 §20.42)")
+        return cls(transport.upper(), host, port_number, params)
+
+    def __str__(self) -> str:
+        out = f"SIP/2.0/{self.transport} {format_host(self.host)}"
+        if self.port is not None:
+            out += f":{self.port}"
+        if self.params:
+            out += _format_params(self.params)
+        return out
+
+
+@dataclass(slots=True)
+class CSeq:
+    """The CSeq header (RFC 3261 §20.16): sequence number and method."""
+
+    seq: int
+    method: str
+
+    @classmethod
+    def parse(cls, text: str) -> CSeq:
+        """Parse ``1*DIGIT LWS Method``.
+
+        Raises:
+            ParseError: 400 for bad syntax or a number above 2**32-1 (RFC 3261 §8.1.1.5).
+        """
+        m = _CSEQ(text)
+        if m is None:
+            raise ParseError(f"malformed CSeq {text!r} (RFC 3261 §20.16)")
+        digits = m.group(1)
+        if len(digits) > 10 or int(digits) > MAX_CSEQ:
+            raise ParseError(f"CSeq number {digits[:40]} exceeds 2**32-1 (RFC 3261 §8.1.1.5)")
+        return cls(int(digits), m.group(2))
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.method}"
+
+
+class Headers:
+    """Ordered, case-insensitive multimap of the header fields a message does not model.
+
+    Names of known headers are stored in canonical spelling (compact forms expanded);
+    unknown names keep the spelling they arrived with. Values are kept verbatim (after
+    line unfolding), one entry per header line.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] | None = None) -> None:
+        self._entries: list[tuple[str, str, str]] = []
+        if items is not None:
+            for name, value in items:
+                self.add(name, value)
+
+    def _append_raw(self, key: str, name: str, value: str) -> None:
+        self._entries.append((key, name, value))
+
+    def add(self, name: str, value: str) -> None:
+        """Append a header line."""
+        self._entries.append((header_key(name), canonical_name(name), value))
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every line of this header with one line holding ``value``.
+
+        The new line takes the position of the first old one, or goes last.
+        """
+        key = header_key(name)
+        for i, entry in enumerate(self._entries):
+            if entry[0] == key:
+                self._entries[i] = (key, entry[1], value)
+                self._entries[i + 1:] = [e for e in self._entries[i + 1:] if e[0] != key]
+                return
+        self._entries.append((key, canonical_name(name), value))
+
+    def remove(self, name: str) -> None:
+        """Remove every line of this header (no error when absent)."""
+        key = header_key(name)
+        self._entries = [e for e in self._entries if e[0] != key]
+
+    def get(self, name: str) -> str | None:
+        """The value of the first line of this header, or None."""
+        key = header_key(name)
+        for entry in self._entries:
+            if entry[0] == key:
+                return entry[2]
+        return None
+
+    def getall(self, name: str) -> list[str]:
+        """All values, in order; list-valued headers are split at commas.
+
+        Raises:
+            ParseError: when a list-valued header has an empty element or unbalanced quotes.
+        """
+        key = header_key(name)
+        spec = HEADER_SPECS.get(key)
+        values = [entry[2] for entry in self._entries if entry[0] == key]
+        if spec is None or not spec.is_list:
+            return values
+        return [item for value in values for item in split_list(value)]
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        key = header_key(name)
+        return any(entry[0] == key for entry in self._entries)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for _, name, value in self._entries:
+            yield name, value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return [(k, v) for k, _, v in self._entries] == [(k, v) for k, _, v in other._entries]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def copy(self) -> Headers:
+        new = Headers()
+        new._entries = list(self._entries)
+        return new
+
+    def __repr__(self) -> str:
+        return f"Headers({list(self)!r})"
