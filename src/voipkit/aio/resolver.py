@@ -93,8 +93,8 @@ def order_srv(records: Iterable[SrvRecord], rng: RandInt) -> list[SrvRecord]:
 
     Lowest priority first; within a priority, repeatedly pick a record with
     probability proportional to its weight: draw ``r`` uniformly in ``[0, sum]``
-    and take the first record (zero weights placed first) whose running sum of
-    weights is ``>= r``.
+    and take the first record (sorted by weight, so zero weights come first) whose
+    running sum of weights is ``>= r``.
     """
     by_priority: dict[int, list[SrvRecord]] = {}
     for rec in records:
@@ -102,7 +102,9 @@ def order_srv(records: Iterable[SrvRecord], rng: RandInt) -> list[SrvRecord]:
     ordered: list[SrvRecord] = []
     for priority in sorted(by_priority):
         group = by_priority[priority]
-        remaining = [r for r in group if r.weight == 0] + [r for r in group if r.weight != 0]
+        # Zero weights first (RFC 2782); the rest in a fixed order, since the order of
+        # records inside an RRset means nothing and must not leak into the result.
+        remaining = sorted(group, key=lambda r: (r.weight, r.target, r.port))
         while remaining:
             total = sum(r.weight for r in remaining)
             pick = rng.randint(0, total)
@@ -133,8 +135,9 @@ def prefer_tcp_for_size(
             (``len(bytes(request)) + VIA_ALLOWANCE`` is a fair estimate).
         mtu: the path MTU when known.
     """
-    limit = UNKNOWN_MTU_LIMIT if mtu is None else mtu - 200
-    if size <= limit:
+    # "within 200 bytes" of the MTU includes exactly 200 bytes below it
+    small = size <= UNKNOWN_MTU_LIMIT if mtu is None else size < mtu - 200
+    if small:
         return list(targets)
     out: list[Destination] = []
     for target in targets:
