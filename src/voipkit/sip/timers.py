@@ -85,11 +85,11 @@ class TimerConfig:
 
     def invite_retransmit_interval(self, count: int) -> float:
         """Timer A before the ``count``-th retransmission (0-based): T1 * 2**count."""
-        return self.t1 * (2**count)
+        return self.t1 * float(2**count)
 
     def capped_retransmit_interval(self, count: int) -> float:
         """Timers E and G: T1 * 2**count, capped at T2 (RFC 3261 §17.1.2.2, §17.2.1)."""
-        return min(self.t1 * (2**count), self.t2)
+        return min(self.t1 * float(2**count), self.t2)
 
 
 class TimerHeap(Generic[K]):

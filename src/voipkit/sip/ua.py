@@ -1,0 +1,696 @@
+"""UserAgentCore: everything SIP below the usages, nothing I/O.
+
+Knows: the three inputs (bytes from the network with ``receive``, requests and
+responses from the application with ``send_request``/``send_response``/``cancel``,
+and time with ``handle_timer``) and the two outputs (``datagrams_to_send`` and
+``next_event``), with one ``get_timer`` deadline for the whole core. Between
+them it parses (RFC 3261 §7), answers what cannot be handed up (400/416/420/505
+for malformed requests, 405, 481, 500, CANCEL, automatic OPTIONS), stamps Via
+``received``/``rport`` (§18.2.1, RFC 3581), runs the transaction layer (§17),
+keeps dialogs (§12) and retransmits 2xx responses to INVITE until the ACK
+(§13.3.1.4). Must not know: sockets, DNS, clocks, threads or SDP — the ``aio``
+layer resolves names into ordered ``Destination`` lists, and tells the core the
+addresses it listens on with ``add_local_address``.
+
+After calling any input method, drain ``datagrams_to_send()`` and
+``next_event()``, then ask ``get_timer()`` when to call ``handle_timer`` next.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import Counter, deque
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from voipkit.base.ids import IdSource
+from voipkit.sip.addressing import Address, Destination, Outgoing, TransportKind, strip_brackets
+from voipkit.sip.dialog import Dialog, DialogId, DialogSet, DialogState
+from voipkit.sip.errors import (
+    BadExtensionError,
+    LocalProtocolError,
+    ParseError,
+    RemoteProtocolError,
+)
+from voipkit.sip.events import (
+    AckReceived,
+    AckTimedOut,
+    CancelReceived,
+    CoreEvent,
+    DialogTerminated,
+    RequestReceived,
+    ResponseReceived,
+    TransactionTimedOut,
+    TransportFailed,
+)
+from voipkit.sip.headers import split_list
+from voipkit.sip.message import CSeq, NameAddr, Request, Response, Via, parse_message
+from voipkit.sip.timers import TimerConfig, TimerHeap
+from voipkit.sip.transaction.client import ClientTransaction, Outcome, Verdict
+from voipkit.sip.transaction.fsm import State
+from voipkit.sip.transaction.keys import Role, TransactionKey, TransactionTimer
+from voipkit.sip.transaction.layer import ClientAttempt, TransactionLayer
+from voipkit.sip.transaction.server import ServerTransaction, response_destination
+from voipkit.sip.validate import validate_request
+
+DEFAULT_ALLOW = (
+    "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK",
+    "REFER", "SUBSCRIBE", "NOTIFY", "MESSAGE",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoreConfig:
+    """How a UserAgentCore behaves. Frozen; build a new one to change it."""
+
+    timers: TimerConfig = field(default_factory=TimerConfig)
+    "T1/T2/T4 and Timer D; shrink t1 to make failures fast in tests."
+
+    user_agent: str = "voipkit/0.1"
+    "User-Agent header added to requests we send (empty: none)."
+
+    allow: tuple[str, ...] = DEFAULT_ALLOW
+    "Methods we accept; others get 405 (or 501) with an Allow header (RFC 3261 §8.2.1)."
+
+    supported: frozenset[str] = frozenset()
+    "Option tags we support; a Require outside this set gets 420 (RFC 3261 §8.2.2.3)."
+
+    accept: tuple[str, ...] = ("application/sdp",)
+    "Body types advertised in the Accept header of automatic OPTIONS answers."
+
+    auto_options: bool = True
+    "Answer out-of-dialog OPTIONS with 200 + Allow/Accept/Supported (RFC 3261 §11.2)."
+
+    auto_trying: bool = True
+    "Send 100 Trying for every new INVITE at once (RFC 3261 §17.2.1)."
+
+    max_datagram_size: int = 65535
+    "Larger inputs are dropped and counted (``dropped_oversize``)."
+
+
+@dataclass(frozen=True, slots=True)
+class _AckWait:
+    """Heap key: our 2xx to an INVITE awaiting its ACK (RFC 3261 §13.3.1.4)."""
+
+    dialog: DialogId
+    cseq: int
+
+
+@dataclass(slots=True)
+class _Pending2xx:
+    outgoing: Outgoing
+    response: Response
+    started: float
+    retransmissions: int = 0
+    reliable: bool = False
+
+
+_CSEQ_LENIENT = re.compile(r"\s*(\d{1,10})\s+([!-~]+)\s*")
+
+
+class UserAgentCore:
+    """Everything SIP, nothing I/O (RFC 3261 UAC and UAS cores, §8 and §17-§18).
+
+    Driven by three inputs: bytes from the network (``receive``), requests and
+    responses from the application (``send_request``, ``send_response``,
+    ``cancel``), and time (``handle_timer``). After calling any of them, drain
+    ``datagrams_to_send()`` and ``next_event()``, then ask ``get_timer()`` when
+    to call ``handle_timer`` next.
+    """
+
+    def __init__(self, *, config: CoreConfig, ids: IdSource) -> None:
+        self.config = config
+        self._ids = ids
+        self._heap: TimerHeap[Hashable] = TimerHeap()
+        self._out: list[Outgoing] = []
+        self._events: deque[CoreEvent] = deque()
+        self._counters: Counter[str] = Counter()
+        self._local: dict[TransportKind, Address] = {}
+        self._layer = TransactionLayer(
+            config=config.timers, heap=self._heap, user=self, output=self._out.append
+        )
+        self._dialogs: dict[DialogId, Dialog] = {}
+        self._dialog_sets: dict[TransactionKey, DialogSet] = {}
+        self._server_tags: dict[TransactionKey, str] = {}
+        self._pending_2xx: dict[_AckWait, _Pending2xx] = {}
+        self._sent_acks: dict[tuple[DialogId, int], Outgoing] = {}
+
+    # --- configuration -----------------------------------------------------------------
+
+    def add_local_address(self, transport: TransportKind, host: str, port: int) -> None:
+        """Tell the core where it listens for ``transport``.
+
+        The core puts this address in the sent-by of the top Via of every
+        request it sends over that transport (RFC 3261 §18.1.1). The ``aio``
+        layer calls this once per listening socket.
+        """
+        self._local[transport] = (strip_brackets(host), port)
+
+    def local_address(self, transport: TransportKind) -> Address | None:
+        """The address registered for ``transport``, if any."""
+        return self._local.get(transport)
+
+    # --- outputs -----------------------------------------------------------------------
+
+    def datagrams_to_send(self) -> list[Outgoing]:
+        """Everything queued for the network since the last call, in order."""
+        out = list(self._out)
+        self._out.clear()
+        return out
+
+    def next_event(self) -> CoreEvent | None:
+        """The oldest undelivered event, or None."""
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        """When ``handle_timer`` must next be called, or None."""
+        return self._heap.next_deadline()
+
+    @property
+    def counters(self) -> Mapping[str, int]:
+        """Counts of dropped, absorbed and answered messages (diagnostics)."""
+        merged = Counter(self._counters)
+        merged.update(self._layer.counters)
+        return MappingProxyType(dict(merged))
+
+    @property
+    def dialogs(self) -> Mapping[DialogId, Dialog]:
+        """The dialogs the core knows (read-only view)."""
+        return MappingProxyType(self._dialogs)
+
+    def dialog(self, dialog_id: DialogId) -> Dialog | None:
+        return self._dialogs.get(dialog_id)
+
+    def add_dialog(self, dialog: Dialog) -> None:
+        """Make the core route in-dialog requests to a dialog created elsewhere (usages)."""
+        self._dialogs[dialog.id] = dialog
+
+    def remove_dialog(self, dialog_id: DialogId) -> None:
+        """Forget a dialog; later requests in it get 481."""
+        dialog = self._dialogs.pop(dialog_id, None)
+        if dialog is not None:
+            dialog.terminate()
+
+    def dialog_set(self, key: TransactionKey) -> DialogSet | None:
+        """The dialogs (one per fork) an INVITE we sent has created."""
+        return self._dialog_sets.get(key)
+
+    def client_transaction(self, key: TransactionKey) -> ClientTransaction | None:
+        """The live client transaction of a request (after failover, the current one)."""
+        return self._layer.client(key)
+
+    def server_transaction(self, key: TransactionKey) -> ServerTransaction | None:
+        return self._layer.server(key)
+
+    # --- application input: requests -------------------------------------------------
+
+    def send_request(
+        self, request: Request, targets: Sequence[Destination], *, now: float
+    ) -> TransactionKey:
+        """Send ``request`` in a client transaction, failing over across ``targets``.
+
+        The core adds the top Via (our sent-by for the target's transport, a new
+        branch, ``rport``) and a User-Agent; the caller's object is not changed.
+        An ACK (for a 2xx, RFC 3261 §13.2.2.4) is sent without a transaction to
+        ``targets[0]`` and is resent whenever the 2xx is retransmitted. Queues
+        output: drain ``datagrams_to_send()``.
+
+        Returns:
+            The key that events about this request carry.
+
+        Raises:
+            LocalProtocolError: no targets, a target transport without a local
+                address, or a CANCEL (use ``cancel``).
+        """
+        if not targets:
+            raise LocalProtocolError(f"{request.method} needs at least one destination")
+        for target in targets:
+            if target.transport not in self._local:
+                raise LocalProtocolError(
+                    f"no local address for {target.transport.value}; call add_local_address"
+                )
+        if request.method == "CANCEL":
+            raise LocalProtocolError("CANCEL reuses the INVITE's branch; use cancel()")
+        if request.method == "ACK":
+            return self._send_ack(request, targets[0])
+        key = self._layer.start_client(request, targets, now=now)
+        if request.method == "INVITE" and request.to.tag is None:
+            tx = self._layer.client(key)
+            assert tx is not None
+            self._dialog_sets[key] = DialogSet(tx.request)
+        return key
+
+    def stamp_request(self, request: Request, destination: Destination) -> Request:
+        """A copy of ``request`` with our Via on top, for ``destination`` (TransactionUser)."""
+        host, port = self._local[destination.transport]
+        stamped = copy.copy(request)
+        stamped.headers = request.headers.copy()
+        if self.config.user_agent and "User-Agent" not in stamped.headers:
+            stamped.headers.add("User-Agent", self.config.user_agent)
+        branch = self._ids.branch()
+        stamped.via = [Via(destination.transport.value, host, port,
+                           {"branch": branch, "rport": None})]
+        return stamped
+
+    def _send_ack(self, ack: Request, destination: Destination) -> TransactionKey:
+        stamped = self.stamp_request(ack, destination)
+        out = Outgoing(destination, bytes(stamped), stamped)
+        self._out.append(out)
+        dialog_id = DialogId(ack.call_id, ack.from_.tag or "", ack.to.tag or "")
+        self._sent_acks[(dialog_id, ack.cseq.seq)] = out
+        branch = stamped.via[0].branch
+        assert branch is not None
+        return TransactionKey(Role.CLIENT, branch, "ACK")
+
+    def cancel(self, invite: TransactionKey, *, now: float) -> TransactionKey:
+        """Send a CANCEL for a pending INVITE we sent (RFC 3261 §9.1).
+
+        The CANCEL has the INVITE's Request-URI, Call-ID, From, To, CSeq number,
+        Route and top Via (same branch) and goes to the same destination.
+        Queues output.
+
+        Raises:
+            LocalProtocolError: when ``invite`` is not a pending INVITE.
+        """
+        tx = self._layer.client(invite)
+        if tx is None or not tx.invite or tx.state not in (State.CALLING, State.PROCEEDING):
+            raise LocalProtocolError(f"{invite} is not a pending INVITE; cannot CANCEL it")
+        original = tx.request
+        cancel = Request(
+            "CANCEL", original.uri, via=[original.via[0]], from_=original.from_,
+            to=original.to, call_id=original.call_id, cseq=CSeq(original.cseq.seq, "CANCEL"),
+            route=list(original.route),
+        )
+        if self.config.user_agent:
+            cancel.headers.add("User-Agent", self.config.user_agent)
+        return self._layer.start_client(cancel, [tx.destination], now=now, keep_via=True)
+
+    # --- application input: responses --------------------------------------------------
+
+    def create_response(
+        self, request: Request, status: int, reason: str | None = None, *,
+        contact: NameAddr | None = None,
+    ) -> Response:
+        """A response to a received ``request`` with a stable To tag (RFC 3261 §8.2.6.2).
+
+        Every response but 100 to the same server transaction gets the same
+        tag, so early and confirmed dialogs line up.
+        """
+        to_tag = None
+        if status > 100 and request.to.tag is None:
+            key = self._server_key_of(request)
+            to_tag = self._server_tags.get(key) if key else None
+            if to_tag is None:
+                to_tag = self._ids.tag()
+                if key is not None:
+                    self._server_tags[key] = to_tag
+        response = Response.for_request(request, status, reason, to_tag=to_tag)
+        if contact is not None:
+            response.contact = [contact]
+        return response
+
+    def _server_key_of(self, request: Request) -> TransactionKey | None:
+        tx = self._layer.match_request(request)
+        return tx.key if tx is not None else None
+
+    def send_response(self, response: Response, *, now: float) -> None:
+        """Send a response through the server transaction it answers. Queues output.
+
+        A 101-299 response with a To tag to an INVITE creates (or confirms) the
+        UAS dialog (RFC 3261 §12.1.1); a 2xx to an INVITE is retransmitted until
+        the ACK arrives (§13.3.1.4); a 2xx to BYE ends the dialog.
+
+        Raises:
+            LocalProtocolError: no matching server transaction, or the machine
+                cannot send it (e.g. a second final response).
+        """
+        tx = self._layer.server_for_response(response)
+        if tx is None:
+            raise LocalProtocolError(
+                f"no server transaction for {response.status} {response.cseq.method}"
+            )
+        self._send_through(tx, response, now=now)
+
+    def _send_through(self, tx: ServerTransaction, response: Response, *, now: float) -> None:
+        request = tx.request
+        tx.send_response(response, now=now)
+        self._layer.reap(tx.key)
+        status = response.status
+        if request.method == "INVITE" and response.to.tag is not None and status > 100:
+            dialog_id = DialogId(request.call_id, response.to.tag, request.from_.tag or "")
+            dialog = self._dialogs.get(dialog_id)
+            if status < 300:
+                if dialog is None and request.to.tag is None:
+                    dialog = Dialog.as_uas(request, response)
+                    self._dialogs[dialog_id] = dialog
+                elif dialog is not None and status >= 200:
+                    dialog.state = DialogState.CONFIRMED
+                if status >= 200:
+                    self._start_2xx_retransmission(dialog_id, tx, response, now=now)
+            elif dialog is not None and dialog.state is DialogState.EARLY:
+                self._end_dialog(dialog_id, f"final response {status}")
+        elif request.method == "BYE" and 200 <= status < 300:
+            dialog_id_or_none = DialogId.of_received_request(request)
+            if dialog_id_or_none is not None:
+                self._end_dialog(dialog_id_or_none, "bye")
+
+    def _start_2xx_retransmission(
+        self, dialog_id: DialogId, tx: ServerTransaction, response: Response, *, now: float
+    ) -> None:
+        key = _AckWait(dialog_id, response.cseq.seq)
+        if key in self._pending_2xx:
+            return
+        reliable = tx.transport.reliable
+        outgoing = Outgoing(tx.destination, bytes(response), response)
+        self._pending_2xx[key] = _Pending2xx(outgoing, response, now, reliable=reliable)
+        timers = self.config.timers
+        self._heap.schedule(key, now + (timers.transaction_timeout if reliable else timers.t1))
+
+    def _on_ack_wait(self, key: _AckWait, *, now: float) -> None:
+        pending = self._pending_2xx.get(key)
+        if pending is None:
+            return
+        timers = self.config.timers
+        deadline = pending.started + timers.transaction_timeout
+        if now >= deadline:
+            del self._pending_2xx[key]
+            self._events.append(AckTimedOut(pending.response, key.dialog))
+            return
+        self._out.append(pending.outgoing)
+        pending.retransmissions += 1
+        interval = timers.capped_retransmit_interval(pending.retransmissions)
+        self._heap.schedule(key, min(now + interval, deadline))
+
+    # --- network input -----------------------------------------------------------------
+
+    def receive(self, data: bytes, source: Address, transport: TransportKind, *,
+                now: float) -> None:
+        """Feed one datagram (or one framed stream message) from ``source``.
+
+        Never raises for bad input: malformed requests are answered when they can
+        be, everything else unusable is dropped and counted. Queues output and
+        events.
+        """
+        if len(data) > self.config.max_datagram_size:
+            self._counters["dropped_oversize"] += 1
+            return
+        if not data.strip(b"\r\n"):
+            self._counters["keepalive"] += 1
+            return
+        try:
+            message = parse_message(data, stream=transport.reliable,
+                                    max_size=self.config.max_datagram_size)
+        except ParseError as exc:
+            self._answer_malformed(data, exc, source, transport)
+            return
+        if isinstance(message, Response):
+            self._layer.receive_response(message, now=now)
+            return
+        stamp_received(message.via[0], source)
+        self._receive_request(message, source, transport, now=now)
+
+    def _receive_request(self, request: Request, source: Address, transport: TransportKind, *,
+                         now: float) -> None:
+        layer = self._layer
+        existing = layer.match_request(request)
+        if request.method == "ACK":
+            if (existing is not None and layer.receive_retransmission(existing, request, now=now)
+                    is not Verdict.PASS_UP):
+                return
+            self._receive_2xx_ack(request, source)
+            return
+        if existing is not None:
+            layer.receive_retransmission(existing, request, now=now)
+            return
+        tx = layer.start_server(request, source, transport, now=now)
+        if request.method == "CANCEL":
+            self._receive_cancel(tx, request, now=now)
+            return
+        try:
+            dialog_id = self._check_request(request)
+        except BadExtensionError as exc:
+            response = self._reject(tx, 420, exc.reason)
+            response.headers.set("Unsupported", ", ".join(exc.unsupported))
+            self._send_through(tx, response, now=now)
+            return
+        except RemoteProtocolError as exc:
+            response = self._reject(tx, exc.status_hint, exc.reason)
+            if exc.status_hint in (405, 501):  # RFC 3261 §8.2.1: MUST carry Allow
+                response.headers.set("Allow", ", ".join(self.config.allow))
+            self._send_through(tx, response, now=now)
+            return
+        if request.method == "INVITE" and self.config.auto_trying:
+            self._send_through(tx, Response.for_request(request, 100), now=now)
+        if request.method == "OPTIONS" and dialog_id is None and self.config.auto_options:
+            self._counters["auto_options"] += 1
+            self._send_through(tx, self._options_answer(request), now=now)
+            return
+        self._events.append(RequestReceived(request, tx.key, source, transport, dialog_id))
+
+    def _check_request(self, request: Request) -> DialogId | None:
+        """RFC 3261 §8.2 (method, headers, extensions) and §12.2.2 (dialog) checks."""
+        validate_request(request, supported=self.config.supported,
+                         allowed_methods=frozenset(self.config.allow))
+        dialog_id = DialogId.of_received_request(request)
+        if dialog_id is None:
+            if request.method == "BYE":
+                raise RemoteProtocolError("BYE outside a dialog", status_hint=481)
+            return None
+        dialog = self._dialogs.get(dialog_id)
+        if dialog is None:
+            # RFC 3261 §12.2.2: a request with a To tag that matches no dialog
+            raise RemoteProtocolError("Call/Transaction Does Not Exist", status_hint=481)
+        dialog.on_request(request)  # raises 500 for an out-of-order CSeq
+        return dialog_id
+
+    def _reject(self, tx: ServerTransaction, status: int, reason: str) -> Response:
+        self._counters[f"answered_{status}"] += 1
+        return self.create_response(tx.request, status, _reason_text(reason, status))
+
+    def _options_answer(self, request: Request) -> Response:
+        response = self.create_response(request, 200)
+        response.headers.set("Allow", ", ".join(self.config.allow))
+        if self.config.accept:
+            response.headers.set("Accept", ", ".join(self.config.accept))
+        if self.config.supported:
+            response.headers.set("Supported", ", ".join(sorted(self.config.supported)))
+        return response
+
+    def _receive_cancel(self, tx: ServerTransaction, cancel: Request, *, now: float) -> None:
+        # RFC 3261 §9.2
+        invite_tx = self._layer.match_cancel(cancel)
+        if invite_tx is None:
+            self._send_through(tx, self._reject(tx, 481, "Call/Transaction Does Not Exist"),
+                               now=now)
+            return
+        self._send_through(tx, self.create_response(cancel, 200), now=now)
+        pending = invite_tx.state is State.PROCEEDING
+        if pending:
+            self._send_through(invite_tx, self.create_response(invite_tx.request, 487), now=now)
+        self._events.append(CancelReceived(cancel, invite_tx.key, pending))
+
+    def _receive_2xx_ack(self, ack: Request, source: Address) -> None:
+        dialog_id = DialogId.of_received_request(ack)
+        if dialog_id is None:
+            self._counters["dropped_stray_ack"] += 1
+            return
+        wait = _AckWait(dialog_id, ack.cseq.seq)
+        pending = self._pending_2xx.pop(wait, None)
+        if pending is not None:
+            self._heap.cancel(wait)
+        elif dialog_id not in self._dialogs:
+            self._counters["dropped_stray_ack"] += 1
+            return
+        else:
+            self._counters["absorbed_ack"] += 1
+            return
+        self._events.append(AckReceived(ack, source, dialog_id))
+
+    def _answer_malformed(self, data: bytes, error: ParseError, source: Address,
+                          transport: TransportKind) -> None:
+        """Answer a request parse_message rejected, if enough of it survives (§8.2, §18.2.1)."""
+        salvaged = salvage_request(data)
+        if salvaged is None:
+            self._counters["dropped_garbage"] += 1
+            return
+        method, via, from_, to, call_id, cseq = salvaged
+        if method == "ACK":
+            self._counters["dropped_bad_ack"] += 1
+            return
+        stamp_received(via[0], source)
+        if to.tag is None:
+            to.tag = self._ids.tag()
+        status = error.status_hint if 400 <= error.status_hint <= 699 else 400
+        response = Response(status, _reason_text(error.reason, status), via=via, from_=from_,
+                            to=to, call_id=call_id, cseq=cseq)
+        if isinstance(error, BadExtensionError):
+            response.headers.set("Unsupported", ", ".join(error.unsupported))
+        self._counters[f"answered_malformed_{status}"] += 1
+        self._out.append(Outgoing(response_destination(via[0], source, transport),
+                                  bytes(response), response))
+
+    # --- TransactionUser callbacks -------------------------------------------------------
+
+    def on_response(self, origin: TransactionKey, transaction: ClientTransaction,
+                    response: Response, *, now: float) -> None:
+        request = transaction.request
+        dialog_id: DialogId | None = None
+        dialog_set = self._dialog_sets.get(origin)
+        if dialog_set is not None:
+            dialog_id = self._invite_response(dialog_set, response)
+            if dialog_id is not None and 200 <= response.status < 300:
+                ack = self._sent_acks.get((dialog_id, response.cseq.seq))
+                if ack is not None:  # a retransmitted 2xx: our ACK was lost, resend it
+                    self._out.append(ack)
+                    self._counters["absorbed_2xx_retransmission"] += 1
+                    return
+        else:
+            dialog_id = DialogId.of_received_response(response) if request.to.tag else None
+            dialog = self._dialogs.get(dialog_id) if dialog_id else None
+            if dialog is not None:
+                dialog.on_response(request, response)
+                if request.method == "BYE" and response.status >= 200:
+                    self._end_dialog(dialog.id, "bye")
+        if response.status >= 200 and transaction.invite and response.status >= 300:
+            self._dialog_sets.pop(origin, None)
+        self._events.append(ResponseReceived(response, origin, request, dialog_id))
+
+    def _invite_response(self, dialog_set: DialogSet, response: Response) -> DialogId | None:
+        dialog = dialog_set.on_response(response)
+        if response.status >= 300:
+            for tag, early in list(dialog_set.dialogs.items()):
+                if early.state is DialogState.TERMINATED:
+                    del dialog_set.dialogs[tag]
+                    self._end_dialog(early.id, f"final response {response.status}")
+            return None
+        if dialog is None:
+            return None
+        self._dialogs.setdefault(dialog.id, dialog)
+        return dialog.id
+
+    def on_client_failed(self, origin: TransactionKey, attempt: ClientAttempt,
+                         outcome: Outcome, *, now: float) -> None:
+        request = attempt.transaction.request if attempt.transaction else attempt.request
+        tried = tuple(attempt.tried)
+        if outcome is Outcome.TIMED_OUT:
+            self._events.append(TransactionTimedOut(origin, request, tried))
+        else:
+            self._events.append(TransportFailed(origin, request, tried))
+        dialog_set = self._dialog_sets.pop(origin, None)
+        if dialog_set is not None:
+            for early in dialog_set.early():
+                self._end_dialog(early.id, "no final response")
+        if request.method == "BYE" and request.to.tag is not None:
+            dialog_id = DialogId(request.call_id, request.from_.tag or "", request.to.tag)
+            self._end_dialog(dialog_id, "bye failed")
+
+    def on_server_failed(self, transaction: ServerTransaction, outcome: Outcome, *,
+                         now: float) -> None:
+        if outcome is Outcome.TIMED_OUT:
+            self._events.append(TransactionTimedOut(transaction.key, transaction.request, ()))
+        else:
+            self._events.append(
+                TransportFailed(transaction.key, transaction.request, (transaction.destination,))
+            )
+
+    def _end_dialog(self, dialog_id: DialogId, reason: str) -> None:
+        dialog = self._dialogs.pop(dialog_id, None)
+        if dialog is None:
+            return
+        dialog.terminate()
+        for key in [k for k in self._pending_2xx if k.dialog == dialog_id]:
+            del self._pending_2xx[key]
+            self._heap.cancel(key)
+        for ack_key in [k for k in self._sent_acks if k[0] == dialog_id]:
+            del self._sent_acks[ack_key]
+        self._events.append(DialogTerminated(dialog_id, reason))
+
+    # --- time and transport errors -----------------------------------------------------
+
+    def handle_timer(self, *, now: float) -> None:
+        """Fire every timer due at ``now``. Queues output and events."""
+        for key in self._heap.pop_due(now):
+            if isinstance(key, TransactionTimer):
+                self._layer.handle_timer(key, now=now)
+            elif isinstance(key, _AckWait):
+                self._on_ack_wait(key, now=now)
+
+    def transport_error(self, destination: Destination, *, now: float) -> None:
+        """The ``aio`` layer could not send to (or lost the connection to) ``destination``.
+
+        Client transactions using it fail over to their next target (new
+        branch); when none is left a ``TransportFailed`` event is queued.
+        """
+        self._layer.transport_error(destination, now=now)
+
+
+# --- helpers (pure functions) ------------------------------------------------------------
+
+
+def stamp_received(via: Via, source: Address) -> None:
+    """Add ``received`` and fill ``rport`` on a received request's top Via, in place.
+
+    RFC 3261 §18.2.1: "If the host portion of the "sent-by" field contains a
+    domain name, or if it contains an IP address that differs from the packet
+    source address, the server MUST add a "received" parameter to that Via
+    header field value." RFC 3581 §4: with an empty ``rport``, the server sets
+    it to the source port and MUST add ``received`` as well.
+    """
+    host, port = source
+    if via.has_rport and via.rport is None:
+        via.params["received"] = host
+        via.params["rport"] = str(port)
+    elif strip_brackets(via.host).lower() != host.lower():
+        via.params["received"] = host
+
+
+def _reason_text(reason: str, status: int) -> str:
+    """A Reason-Phrase built from an error message: one line of printable text."""
+    text = " ".join(reason.split())
+    return text[:200] if text else f"Error {status}"
+
+
+_Salvage = tuple[str, list[Via], NameAddr, NameAddr, str, CSeq]
+
+
+def salvage_request(data: bytes) -> _Salvage | None:
+    """Pull out what a response needs from a request ``parse_message`` rejected.
+
+    Returns (method, Via list, From, To, Call-ID, CSeq), or None when the bytes
+    are not a request or lack any of those (then nothing can be answered:
+    RFC 3261 §8.1.1 makes all of them mandatory, and the response must copy
+    them, §8.2.6.2). A CSeq whose number parses is accepted even if its method
+    is wrong, since the response copies it as sent.
+    """
+    text = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    lines = re.sub(r"\r?\n[ \t]+", " ", text).splitlines()
+    if not lines:
+        return None
+    start = lines[0].split(" ")
+    if len(start) != 3 or start[0].upper().startswith("SIP/") or not start[0].isascii():
+        return None
+    method = start[0]
+    values: dict[str, list[str]] = {}
+    compact = {"v": "via", "f": "from", "t": "to", "i": "call-id"}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon:
+            continue
+        key = name.strip().lower()
+        values.setdefault(compact.get(key, key), []).append(value.strip())
+    try:
+        vias = [Via.parse(v) for raw in values.get("via", []) for v in split_list(raw)]
+        from_ = NameAddr.parse(values["from"][0])
+        to = NameAddr.parse(values["to"][0])
+        call_id = values["call-id"][0]
+        cseq_match = _CSEQ_LENIENT.fullmatch(values["cseq"][0])
+    except (ParseError, KeyError, IndexError):
+        return None
+    if not vias or not call_id or cseq_match is None:
+        return None
+    seq = int(cseq_match.group(1))
+    if seq >= 2**32:
+        return None
+    return method, vias, from_, to, call_id, CSeq(seq, cseq_match.group(2))
