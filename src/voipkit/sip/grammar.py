@@ -28,21 +28,21 @@ SWS: Final = r"[ \t]*"
 #: quoted-string = SWS DQUOTE *(qdtext / quoted-pair) DQUOTE. Raw CR/LF never appear.
 QUOTED_STRING: Final = r'"(?:[^"\\\r\n]|\\[^\r\n])*"'
 
-IPV4: Final = r"\d{1,3}(?:\.\d{1,3}){3}"
-#: hostname or IPv4address (the looser hostname rule also admits the IPv4 form).
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
-HOSTNAME: Final = f"(?:{_LABEL}\\.)*{_LABEL}\\.?"
+#: hostname / IPv4address, checked for their characters only (labels are not checked).
+HOSTNAME: Final = r"[A-Za-z0-9\-.]+"
 IPV6_REFERENCE: Final = r"\[[0-9A-Fa-f:.]+\]"
 HOST: Final = f"(?:{HOSTNAME}|{IPV6_REFERENCE})"
 
+# The classes below include "%"; BAD_ESCAPE then checks that every "%" starts an escape
+# (one scan instead of an alternation per character, which Python's re runs slowly).
 # user = 1*( unreserved / escaped / user-unreserved ); user-unreserved = & = + $ , ; ? /
-_USER = f"(?:[{UNRESERVED}&=+$,;?/]|{ESCAPED})+"
+_USER = f"[{UNRESERVED}&=+$,;?/%]+"
 # password = *( unreserved / escaped / & = + $ , )
-_PASSWORD = f"(?:[{UNRESERVED}&=+$,]|{ESCAPED})*"
+_PASSWORD = f"[{UNRESERVED}&=+$,%]*"
 # paramchar = param-unreserved / unreserved / escaped ; param-unreserved = [ ] / : & + $
-_PARAMCHAR = f"(?:[{UNRESERVED}\\[\\]/:&+$]|{ESCAPED})"
+_PARAMCHAR = f"[{UNRESERVED}\\[\\]/:&+$%]"
 # hnv-unreserved = [ ] / ? : + $
-_HNVCHAR = f"(?:[{UNRESERVED}\\[\\]/?:+$]|{ESCAPED})"
+_HNVCHAR = f"[{UNRESERVED}\\[\\]/?:+$%]"
 
 #: SIP-URI / SIPS-URI (RFC 3261 §19.1.1, §25.1), after the scheme and its colon.
 SIP_URI_REST: Final = re.compile(
@@ -51,6 +51,8 @@ SIP_URI_REST: Final = re.compile(
     f"(?P<params>(?:;{_PARAMCHAR}+(?:={_PARAMCHAR}*)?)*)"
     f"(?:\\?(?P<headers>{_HNVCHAR}*={_HNVCHAR}*(?:&{_HNVCHAR}*={_HNVCHAR}*)*))?"
 )
+#: A "%" that does not start an escaped octet (RFC 3261 §25.1 escaped = "%" HEXDIG HEXDIG).
+BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 #: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
 SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+\-.]*):")

@@ -251,12 +251,12 @@ class NameAddr:
                 display = m.group("token")
         else:
             m = _ADDR_SPEC(text)
-            if m is not None and m.group("params").lstrip(" \t")[:1] in ("?", ","):
-                raise ParseError(f"addr-spec {text.strip()!r} containing '?' or ',' must be "
-                                 "enclosed in <> (RFC 3261 §20)")
-            if m is None:
+            if m is None or ":" not in m.group("uri"):
                 raise ParseError(f"{text.strip()!r} is neither a name-addr nor an addr-spec "
                                  "(RFC 3261 §25.1)")
+            if m.group("params").lstrip(" \t")[:1] in ("?", ","):
+                raise ParseError(f"addr-spec {text.strip()!r} containing '?' or ',' must be "
+                                 "enclosed in <> (RFC 3261 §20)")
             display = None
         params_text = m.group("params")
         params = _parse_generic_params(params_text, "name-addr") if params_text else {}

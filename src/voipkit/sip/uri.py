@@ -23,6 +23,7 @@ from voipkit.sip.errors import ParseError
 _SIP_URI_REST = grammar.SIP_URI_REST.fullmatch
 _TEL_URI_REST = grammar.TEL_URI_REST.fullmatch
 _ABSOLUTE_REST = grammar.ABSOLUTE_URI_REST.fullmatch
+_BAD_ESCAPE = grammar.BAD_ESCAPE.search
 
 
 def unescape(text: str) -> str:
@@ -170,6 +171,8 @@ def parse_uri(text: str, *, allow_absolute: bool = True) -> Uri:
         if m is None:
             raise ParseError(f"malformed {scheme.upper()} URI {text!r} (RFC 3261 §25.1)")
         user, password, host, port, params, headers = m.groups()
+        if "%" in text and _BAD_ESCAPE(text) is not None:
+            raise ParseError(f"'%' not followed by two hex digits in URI {text!r} (RFC 3261 §25.1)")
         if host[0] == "[":
             host = parse_host(host, text)
         port_number = None
