@@ -256,15 +256,14 @@ class SipDriver:
         self.pump()
 
     def close(self) -> None:
-        """Stop the timer and fail the futures still waiting for a final response."""
+        """Stop the timer and cancel the futures still waiting for a final response."""
         self._closed = True
         if self._timer is not None:
             self._timer.cancel()
         self._timer = None
         self._timer_at = None
         for future in self._waiting.values():
-            if not future.done():
-                future.set_exception(TransportError("the SIP driver was closed"))
+            future.cancel()  # nobody has to retrieve a cancellation
         self._waiting.clear()
 
 
