@@ -42,6 +42,13 @@ class ScriptedCore:
         self.timer: float | None = None
         self.timer_script: list[float | None] = []
         self.on_receive: list[Outgoing] = []
+        self.local: dict[TransportKind, Address] = {}
+
+    def add_local_address(self, transport: TransportKind, host: str, port: int) -> None:
+        self.local[transport] = (host, port)
+
+    def local_address(self, transport: TransportKind) -> Address | None:
+        return self.local.get(transport)
 
     def receive(self, data: bytes, source: Address, transport: TransportKind, *,
                 now: float) -> None:
@@ -185,6 +192,10 @@ def test_send_request_moves_large_udp_requests_to_tcp() -> None:
         async with SipTransports() as transports:
             core = ScriptedCore()
             driver = SipDriver(core, transports)
+            await driver.listen(UDP, "127.0.0.1")
+            await driver.listen(TCP, "127.0.0.1")
+            assert core.local == {UDP: transports.local_address(UDP),
+                                  TCP: transports.local_address(TCP)}
             await driver.send_request(options(b""), "sip:bob@127.0.0.1:5070")
             await driver.send_request(options(b"x" * 1400), "sip:bob@127.0.0.1:5070")
             sent = [c[1] for c in core.calls if c[0] == "send_request"]

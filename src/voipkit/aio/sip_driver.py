@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 class Core(Protocol):
     """The part of ``voipkit.sip.ua.UserAgentCore`` the driver uses."""
 
+    def add_local_address(self, transport: TransportKind, host: str, port: int) -> None: ...
+    def local_address(self, transport: TransportKind) -> Address | None: ...
     def receive(self, data: bytes, source: Address, transport: TransportKind, *,
                 now: float) -> None: ...
     def send_request(self, request: Request, targets: Sequence[Destination], *,
@@ -98,6 +100,9 @@ class SipDriver:
         self._closed = False
         transports.on_receive = self.receive
         transports.on_error = self._on_transport_error
+        for kind, (host, port) in transports.listeners:
+            if core.local_address(kind) is None:  # the first listener of a kind is sent-by
+                core.add_local_address(kind, host, port)
 
     @property
     def core(self) -> Core:
@@ -111,6 +116,17 @@ class SipDriver:
     def timer_at(self) -> float | None:
         """The deadline the one loop timer is armed for, or None."""
         return self._timer_at
+
+    async def listen(self, kind: TransportKind, host: str, port: int = 0) -> Address:
+        """Open a listener and, if it is the first of its kind, tell the core its address.
+
+        Raises:
+            TransportError: the address is in use or not available.
+        """
+        address = await self._transports.listen(kind, host, port)
+        if self._core.local_address(kind) is None:
+            self._core.add_local_address(kind, *address)
+        return address
 
     # -- inputs ----------------------------------------------------------------------
 
@@ -153,8 +169,9 @@ class SipDriver:
 
         The RFC 3261 §18.1.1 size rule is applied first, so a large request that would
         go over UDP is handed to the core with a TCP destination (and the core writes
-        a TCP Via). The future resolves to the final response; it fails with
-        ``TimeoutError`` (Timer B/F) or ``TransportError`` when every destination failed.
+        a TCP Via), when the core has a TCP address to put in that Via. The future
+        resolves to the final response; it fails with ``TimeoutError`` (Timer B/F) or
+        ``TransportError`` when every destination failed.
 
         Raises:
             ResolveError: no destination for the URI.
@@ -165,7 +182,9 @@ class SipDriver:
             targets = list(target)
         if not targets:
             raise ResolveError(f"no destination to send {request.method} to")
-        targets = prefer_tcp_for_size(targets, len(bytes(request)) + VIA_ALLOWANCE, mtu=self._mtu)
+        if self._core.local_address(TransportKind.TCP) is not None:
+            size = len(bytes(request)) + VIA_ALLOWANCE
+            targets = prefer_tcp_for_size(targets, size, mtu=self._mtu)
         future: asyncio.Future[Response] = self._loop.create_future()
         key = self._core.send_request(request, targets, now=self._clock.now())
         self._waiting[key] = future
