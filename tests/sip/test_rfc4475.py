@@ -36,8 +36,23 @@ MESSAGES: list[dict[str, Any]] = MANIFEST["messages"]
 BY_NAME = {entry["name"]: entry for entry in MESSAGES}
 
 SUPPORTED = frozenset({"replaces", "100rel", "timer"})
-ALLOWED = frozenset({"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "MESSAGE",
-                     "INFO", "UPDATE", "REFER", "NOTIFY", "SUBSCRIBE", "PRACK"})
+ALLOWED = frozenset(
+    {
+        "INVITE",
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "OPTIONS",
+        "REGISTER",
+        "MESSAGE",
+        "INFO",
+        "UPDATE",
+        "REFER",
+        "NOTIFY",
+        "SUBSCRIBE",
+        "PRACK",
+    }
+)
 
 #: Invalid messages the RFC lets an element accept, and that we do accept: Date is never
 #: interpreted by the SIP core, so a non-GMT Date is kept verbatim instead of rejected.
@@ -46,8 +61,7 @@ LIBERAL = {"baddate"}
 #: Messages whose expected response depends on application policy this layer cannot see
 #: (media types, Accept, authentication, registrar or proxy role): they must parse and pass
 #: validate_request, leaving the decision to the application.
-APPLICATION_DECIDES = {"invut", "sdp01", "regaut01", "zeromf", "cparam01", "cparam02",
-                       "regescrt"}
+APPLICATION_DECIDES = {"invut", "sdp01", "regaut01", "zeromf", "cparam01", "cparam02", "regescrt"}
 
 
 def load(name: str) -> bytes:
@@ -81,9 +95,12 @@ def test_message_behaves_as_manifest_says(entry: dict[str, Any]) -> None:
     acceptable = entry["acceptable_status_codes"]
     if status is None:
         # accepted: fine when the RFC expects acceptance, tolerates it, or leaves it to policy
-        assert (entry["category"] in {"valid", "valid-but-semantically-odd"}
-                or name in APPLICATION_DECIDES or name in LIBERAL
-                or (acceptable is None and entry["category"] != "invalid")), name
+        assert (
+            entry["category"] in {"valid", "valid-but-semantically-odd"}
+            or name in APPLICATION_DECIDES
+            or name in LIBERAL
+            or (acceptable is None and entry["category"] != "invalid")
+        ), name
         if name in LIBERAL:
             assert entry["rfc_allows_liberal_acceptance"] is True
         msg = parse_message(data)
@@ -100,8 +117,11 @@ def test_message_behaves_as_manifest_says(entry: dict[str, Any]) -> None:
         assert status in acceptable, (name, status, acceptable)
 
 
-@pytest.mark.parametrize("entry", [e for e in MESSAGES if e["category"] == "valid"],
-                         ids=[e["name"] for e in MESSAGES if e["category"] == "valid"])
+@pytest.mark.parametrize(
+    "entry",
+    [e for e in MESSAGES if e["category"] == "valid"],
+    ids=[e["name"] for e in MESSAGES if e["category"] == "valid"],
+)
 def test_every_valid_message_parses_and_round_trips(entry: dict[str, Any]) -> None:
     data = (DATA / entry["file"]).read_bytes()
     msg = parse_message(data)
@@ -147,7 +167,10 @@ def test_wsinv_values() -> None:
     assert msg.headers.get("newfangledheader") == "newfangled value continued newfangled value"
     assert msg.headers.get("UnknownHeaderWithUnusualValue") == ";;,,;;,;"
     assert msg.route[0].uri.params == {  # type: ignore[union-attr]
-        "lr": None, "unknownwith": "value", "unknown-no-value": None}
+        "lr": None,
+        "unknownwith": "value",
+        "unknown-no-value": None,
+    }
     assert msg.contact[0].display_name == 'Quoted string ""'
     assert msg.contact[0].params == {"newparam": "newvalue", "secondparam": None, "q": "0.33"}
     assert msg.content_type == "application/sdp"
@@ -170,7 +193,7 @@ def test_intmeth_values() -> None:
     assert msg.via[0].branch == "z9hG4bK-.!%66*_+`'~"
     assert msg.headers.get("extensionHeader-!.%*+_`'~") == "\ufeff大停電"
     # the NUL survives serialization as a quoted-pair
-    assert b'\\\x00' in bytes(msg)
+    assert b"\\\x00" in bytes(msg)
 
 
 def test_intmeth_and_esc02_are_unknown_methods_501() -> None:
@@ -211,8 +234,10 @@ def test_esc02_percent_is_not_an_escape_in_method_and_header_names() -> None:
     assert isinstance(msg, Request)
     assert msg.method == "RE%47IST%45R" and msg.cseq.method == "RE%47IST%45R"
     assert msg.to.display_name == "%Z%45"
-    assert [str(c.uri) for c in msg.contact] == ["sip:alias1@host1.example.com",
-                                                 "sip:alias3@host3.example.com"]
+    assert [str(c.uri) for c in msg.contact] == [
+        "sip:alias1@host1.example.com",
+        "sip:alias3@host3.example.com",
+    ]
     assert msg.headers.get("C%6Fntact") == "<sip:alias2@host2.example.com>"
     assert msg.via[0].branch == "z9hG4bK209%fzsnel234"
 
@@ -245,8 +270,13 @@ def test_semiuri_user_contains_semicolon() -> None:
     assert unescape(msg.uri.user) == "user;par=u@example.net"
     assert msg.uri.params == {}
     assert msg.headers.getall("Accept") == [
-        "application/sdp", "application/pkcs7-mime", "multipart/mixed", "multipart/signed",
-        "message/sip", "message/sipfrag"]
+        "application/sdp",
+        "application/pkcs7-mime",
+        "multipart/mixed",
+        "multipart/signed",
+        "message/sip",
+        "message/sipfrag",
+    ]
 
 
 def test_transports_keeps_unknown_transport_tokens() -> None:
@@ -333,28 +363,31 @@ def test_bcast_and_zeromf_values() -> None:
     assert parse_message(load("zeromf")).max_forwards == 0
 
 
-@pytest.mark.parametrize(("name", "status", "fragment"), [
-    ("badinv01", 400, "empty element"),
-    ("clerr", 400, "Content-Length 9999"),
-    ("ncl", 400, "-999"),
-    ("scalar02", 400, "2**32-1"),
-    ("scalarlg", 400, "2**32-1"),
-    ("quotbal", 400, "neither a name-addr"),
-    ("ltgtruri", 400, "no scheme"),
-    ("lwsruri", 400, "Request-URI"),
-    ("lwsstart", 400, "Request-URI"),
-    ("trws", 400, "Request-URI"),
-    ("escruri", 400, "must not contain headers"),
-    ("regbadct", 400, "enclosed in <>"),
-    ("badaspec", 400, "neither a name-addr"),
-    ("badvers", 505, "SIP/7.0"),
-    ("mismatch01", 400, "CSeq method INVITE does not match request method OPTIONS"),
-    ("mismatch02", 400, "CSeq method INVITE does not match request method NEWMETHOD"),
-    ("bigcode", 400, "4294967301"),
-    ("insuf", 400, "missing mandatory"),
-    ("mcl01", 400, "Content-Length"),
-    ("multi01", 400, "more than one"),
-])
+@pytest.mark.parametrize(
+    ("name", "status", "fragment"),
+    [
+        ("badinv01", 400, "empty element"),
+        ("clerr", 400, "Content-Length 9999"),
+        ("ncl", 400, "-999"),
+        ("scalar02", 400, "2**32-1"),
+        ("scalarlg", 400, "2**32-1"),
+        ("quotbal", 400, "neither a name-addr"),
+        ("ltgtruri", 400, "no scheme"),
+        ("lwsruri", 400, "Request-URI"),
+        ("lwsstart", 400, "Request-URI"),
+        ("trws", 400, "Request-URI"),
+        ("escruri", 400, "must not contain headers"),
+        ("regbadct", 400, "enclosed in <>"),
+        ("badaspec", 400, "neither a name-addr"),
+        ("badvers", 505, "SIP/7.0"),
+        ("mismatch01", 400, "CSeq method INVITE does not match request method OPTIONS"),
+        ("mismatch02", 400, "CSeq method INVITE does not match request method NEWMETHOD"),
+        ("bigcode", 400, "4294967301"),
+        ("insuf", 400, "missing mandatory"),
+        ("mcl01", 400, "Content-Length"),
+        ("multi01", 400, "more than one"),
+    ],
+)
 def test_rejections_give_precise_reasons(name: str, status: int, fragment: str) -> None:
     with pytest.raises(ParseError) as info:
         parse_message(load(name))
