@@ -334,10 +334,12 @@ class Via:
         if params_text:
             params = {name.lower(): (value or None) for name, value in _PARAM_FINDALL(params_text)}
             rport = params.get("rport")
-            if rport is not None and (_DIGITS(rport) is None or int(rport) > 65535):
+            if rport is not None and (_DIGITS(rport) is None or len(rport) > 5
+                                      or int(rport) > 65535):
                 raise ParseError(f"Via rport {rport!r} is not a port number (RFC 3581)")
             ttl = params.get("ttl")
-            if "ttl" in params and (ttl is None or _DIGITS(ttl) is None or int(ttl) > 255):
+            if "ttl" in params and (ttl is None or _DIGITS(ttl) is None or len(ttl) > 3
+                                    or int(ttl) > 255):
                 raise ParseError(f"Via ttl {ttl!r} is not 0-255 (RFC 3261 §20.42)")
         return cls(transport.upper(), host, port_number, params)
 
