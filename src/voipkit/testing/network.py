@@ -180,28 +180,23 @@ class InMemoryNetwork:
         return True
 
     def run(self, *, until: float) -> float:
-        """Process deliveries and timers up to ``until`` (inclusive); return the stop time."""
-        while (when := self._next_after_collect()) is not None and when <= until:
+        """Process deliveries and timers up to ``until`` (inclusive); return ``until``."""
+        while True:
+            self.collect()
+            when = self.next_time()
+            if when is None or when > until:
+                break
             self.step()
-        self.now = max(self.now, min(until, self.now if when is None else until))
+        self.now = max(self.now, until)
         return self.now
-
-    def _next_after_collect(self) -> float | None:
-        self.collect()
-        return self.next_time()
 
     def settle(self) -> float:
-        """Deliver everything in flight without moving past the last delivery's time.
-
-        Timers that fall due meanwhile fire; later timers are left alone.
-        """
-        while self._in_flight or self._next_after_collect_in_flight():
+        """Deliver everything in flight, firing only the timers due meanwhile; return the time."""
+        while True:
+            self.collect()
+            if not self._in_flight:
+                return self.now
             self.step()
-        return self.now
-
-    def _next_after_collect_in_flight(self) -> bool:
-        self.collect()
-        return bool(self._in_flight)
 
     def describe_delivered(self) -> list[str]:
         """``["OPTIONS", "200 OPTIONS"]``-style summary of delivered packets."""
