@@ -32,7 +32,9 @@ SDP = (
 
 INVITE = (
     b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
-    b"Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport\r\n"
+    b"Via: SIP/2.0/UDP proxy.atlanta.example.com:5060;branch=z9hG4bK2d4790.1;received=192.0.2.7\r\n"
+    b"Via: SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK776asdhds;rport=5060\r\n"
+    b"Record-Route: <sip:proxy.atlanta.example.com;lr>\r\n"
     b"Max-Forwards: 70\r\n"
     b"To: Bob <sip:bob@biloxi.example.com>\r\n"
     b'From: "Alice Liddell" <sip:alice@atlanta.example.com>;tag=1928301774\r\n'

@@ -1,4 +1,4 @@
-"""Property tests: built messages survive bytes() and parse_message; bad bytes only raise ParseError.
+"""Property tests: built messages survive bytes() and parsing; bad bytes only raise ParseError.
 
 Proves that for generated requests and responses (random methods, sip/sips/tel URIs with
 params, IPv6 hosts, display names needing quoted-pairs, unknown headers, binary bodies)

@@ -182,6 +182,7 @@ def split_list(value: str) -> list[str]:
 _NAME_ADDR = grammar.NAME_ADDR.fullmatch
 _ADDR_SPEC = grammar.ADDR_SPEC.fullmatch
 _PARAM_LIST = grammar.PARAM_LIST.fullmatch
+_SIMPLE_PARAMS = grammar.SIMPLE_PARAMS.fullmatch
 _PARAM_FINDALL = grammar.PARAM_ITEM.findall
 _VIA = grammar.VIA.fullmatch
 _CSEQ = grammar.CSEQ.fullmatch
@@ -192,6 +193,12 @@ _QUOTE_NEEDED = grammar.QUOTE_NEEDED
 
 def _parse_generic_params(raw: str, where: str) -> dict[str, str | None]:
     """``*( SEMI generic-param )``: names lower-cased, values as written (quotes kept)."""
+    if _SIMPLE_PARAMS(raw) is not None:
+        params: dict[str, str | None] = {}
+        for item in raw[1:].split(";"):
+            name, eq, value = item.partition("=")
+            params[name.lower()] = value if eq else None
+        return params
     if _PARAM_LIST(raw) is None:
         raise ParseError(f"malformed parameters {raw.strip()!r} in {where}")
     return {name.lower(): (value or None) for name, value in _PARAM_FINDALL(raw)}
@@ -242,6 +249,12 @@ class NameAddr:
         Raises:
             ParseError: 400 when the text is neither form.
         """
+        if text[:1] == "<":  # fast path: no display name; the URI parser rejects spaces and <
+            end = text.find(">")
+            if end > 1:
+                params_text = text[end + 1:]
+                params = _parse_generic_params(params_text, "name-addr") if params_text else {}
+                return cls(parse_uri(text[1:end]), None, params)
         m = _NAME_ADDR(text)
         if m is not None:
             quoted = m.group("quoted")
@@ -332,7 +345,7 @@ class Via:
                 raise ParseError(f"Via port {port_number} is out of range")
         params: dict[str, str | None] = {}
         if params_text:
-            params = {name.lower(): (value or None) for name, value in _PARAM_FINDALL(params_text)}
+            params = _parse_generic_params(params_text, "Via")
             rport = params.get("rport")
             if rport is not None and (_DIGITS(rport) is None or len(rport) > 5
                                       or int(rport) > 65535):
