@@ -197,8 +197,10 @@ def test_accepted_passes_2xx_retransmissions_up_until_timer_m() -> None:
     deliver(core, ok, source=BOB, now=2.0)  # no ACK sent yet: the TU sees it again
     events = drain_events(core)
     assert [type(e) for e in events] == [ResponseReceived, ResponseReceived]
+    assert core.dialog_set(key) is not None
     core.handle_timer(now=33.0)
     assert core.client_transaction(key) is None
+    assert core.dialog_set(key) is None  # forgotten with the transaction
 
 
 def test_2xx_retransmission_after_ack_resends_the_ack() -> None:

@@ -170,10 +170,16 @@ class UserAgentCore:
 
     @property
     def counters(self) -> Mapping[str, int]:
-        """Counts of dropped, absorbed and answered messages (diagnostics)."""
+        """Counts of dropped, absorbed and answered messages (diagnostics); missing keys read 0.
+
+        Keys include ``dropped_oversize``, ``dropped_garbage``, ``dropped_bad_response``,
+        ``dropped_stray_response``, ``dropped_stray_ack``, ``absorbed_request``,
+        ``absorbed_response``, ``answered_<status>``, ``answered_malformed_<status>``,
+        ``auto_options``, ``keepalive`` and ``failover``.
+        """
         merged = Counter(self._counters)
         merged.update(self._layer.counters)
-        return MappingProxyType(dict(merged))
+        return MappingProxyType(merged)
 
     @property
     def dialogs(self) -> Mapping[DialogId, Dialog]:
@@ -259,6 +265,8 @@ class UserAgentCore:
         out = Outgoing(destination, bytes(stamped), stamped)
         self._out.append(out)
         dialog_id = DialogId(ack.call_id, ack.from_.tag or "", ack.to.tag or "")
+        for older in [k for k in self._sent_acks if k[0] == dialog_id]:
+            del self._sent_acks[older]  # only the latest INVITE's 2xx can still be resent
         self._sent_acks[(dialog_id, ack.cseq.seq)] = out
         branch = stamped.via[0].branch
         assert branch is not None
@@ -511,6 +519,9 @@ class UserAgentCore:
     def _answer_malformed(self, data: bytes, error: ParseError, source: Address,
                           transport: TransportKind) -> None:
         """Answer a request parse_message rejected, if enough of it survives (§8.2, §18.2.1)."""
+        if data.lstrip(b"\r\n")[:4].upper() == b"SIP/":
+            self._counters["dropped_bad_response"] += 1
+            return
         salvaged = salvage_request(data)
         if salvaged is None:
             self._counters["dropped_garbage"] += 1
@@ -540,22 +551,26 @@ class UserAgentCore:
         dialog_set = self._dialog_sets.get(origin)
         if dialog_set is not None:
             dialog_id = self._invite_response(dialog_set, response)
-            if dialog_id is not None and 200 <= response.status < 300:
-                ack = self._sent_acks.get((dialog_id, response.cseq.seq))
-                if ack is not None:  # a retransmitted 2xx: our ACK was lost, resend it
-                    self._out.append(ack)
-                    self._counters["absorbed_2xx_retransmission"] += 1
-                    return
-        else:
-            dialog_id = DialogId.of_received_response(response) if request.to.tag else None
+        elif request.to.tag is not None:
+            dialog_id = DialogId.of_received_response(response)
             dialog = self._dialogs.get(dialog_id) if dialog_id else None
             if dialog is not None:
                 dialog.on_response(request, response)
                 if request.method == "BYE" and response.status >= 200:
                     self._end_dialog(dialog.id, "bye")
-        if response.status >= 200 and transaction.invite and response.status >= 300:
+        if transaction.invite and 200 <= response.status < 300 and dialog_id is not None:
+            ack = self._sent_acks.get((dialog_id, response.cseq.seq))
+            if ack is not None:  # a retransmitted 2xx: our ACK was lost, resend it
+                self._out.append(ack)
+                self._counters["absorbed_2xx_retransmission"] += 1
+                return
+        if transaction.invite and response.status >= 300:
             self._dialog_sets.pop(origin, None)
         self._events.append(ResponseReceived(response, origin, request, dialog_id))
+
+    def on_terminated(self, key: TransactionKey) -> None:
+        self._dialog_sets.pop(key, None)
+        self._server_tags.pop(key, None)
 
     def _invite_response(self, dialog_set: DialogSet, response: Response) -> DialogId | None:
         dialog = dialog_set.on_response(response)

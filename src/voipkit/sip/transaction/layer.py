@@ -55,6 +55,11 @@ class TransactionUser(Protocol):
         """Timer H fired (no ACK for our final response) or the transport failed."""
         ...
 
+    def on_terminated(self, key: TransactionKey) -> None:
+        """A transaction is gone for good: ``key`` is send_request's key for a client
+        request (after its last attempt), or the server transaction's key."""
+        ...
+
 
 @dataclass(slots=True)
 class ClientAttempt:
@@ -104,6 +109,7 @@ class TransactionLayer:
         self._output = output
         self._clients: dict[TransactionKey, ClientTransaction] = {}
         self._attempts: dict[TransactionKey, ClientAttempt] = {}  # by current tx key
+        self._origins: dict[TransactionKey, ClientAttempt] = {}  # by send_request's key
         self._servers: dict[TransactionKey, ServerTransaction] = {}
         self._by_response: dict[tuple[str, ...], ServerTransaction] = {}
 
@@ -140,6 +146,7 @@ class TransactionLayer:
         )
         tx = self._start_attempt(attempt, now=now)
         attempt.origin = tx.key
+        self._origins[tx.key] = attempt
         return tx.key
 
     def _start_attempt(self, attempt: ClientAttempt, *, now: float) -> ClientTransaction:
@@ -165,10 +172,8 @@ class TransactionLayer:
         tx = self._clients.get(key)
         if tx is not None:
             return tx
-        for attempt in self._attempts.values():
-            if attempt.origin == key and attempt.transaction is not None:
-                return attempt.transaction
-        return None
+        attempt = self._origins.get(key)
+        return attempt.transaction if attempt is not None else None
 
     def match_response(self, response: Response) -> ClientTransaction | None:
         """RFC 3261 §17.1.3: same top Via branch, same CSeq method."""
@@ -198,8 +203,9 @@ class TransactionLayer:
     def _client_failed(self, tx: ClientTransaction, outcome: Outcome, *, now: float) -> None:
         attempt = self._attempts[tx.key]
         attempt.tried.append(tx.destination)
-        self.reap(tx.key)
-        if attempt.index + 1 < len(attempt.targets):
+        retry = attempt.index + 1 < len(attempt.targets)
+        self.reap(tx.key, final=not retry)
+        if retry:
             attempt.index += 1
             self.counters["failover"] += 1
             self._start_attempt(attempt, now=now)
@@ -299,13 +305,20 @@ class TransactionLayer:
             if outcome is not Outcome.NONE:
                 self._user.on_server_failed(server, outcome, now=now)
 
-    def reap(self, key: TransactionKey) -> None:
-        """Forget ``key``'s transaction if its machine has terminated."""
+    def reap(self, key: TransactionKey, *, final: bool = True) -> None:
+        """Forget ``key``'s transaction if its machine has terminated.
+
+        ``final=False`` when a failover attempt will follow, so the TU is not
+        told that the request is over.
+        """
         client = self._clients.get(key)
         if client is not None and client.state is State.TERMINATED:
             del self._clients[key]
-            self._attempts.pop(key, None)
+            attempt = self._attempts.pop(key, None)
             self.counters["client_terminated"] += 1
+            if final and attempt is not None:
+                self._origins.pop(attempt.origin, None)
+                self._user.on_terminated(attempt.origin)
         server = self._servers.get(key)
         if server is not None and server.state is State.TERMINATED:
             del self._servers[key]
@@ -313,6 +326,7 @@ class TransactionLayer:
             if self._by_response.get(index) is server:
                 del self._by_response[index]
             self.counters["server_terminated"] += 1
+            self._user.on_terminated(key)
 
     @property
     def active_clients(self) -> int:
