@@ -326,3 +326,17 @@ def test_fake_clock() -> None:
         clock.set(1.0)
     with pytest.raises(ValueError):
         clock.advance(-1)
+
+
+def test_network_settle_and_unknown_destination() -> None:
+    p = uac_and_uas(latency=0.25)
+    nowhere = Destination(UDP, "203.0.113.99", 5060)
+    p.alice.send_request(options(call_id="lost"), [nowhere], now=0.0)
+    p.alice.send_request(options(), [p.bob_addr], now=0.0)
+    # OPTIONS lands at 0.25 and the 200 at 0.5, when Timer E resends the unanswered
+    # OPTIONS; settling delivers that one too (to nobody) at 0.75
+    assert p.network.settle() == 0.75
+    assert p.network.describe_delivered() == ["OPTIONS", "200 OPTIONS"]
+    assert [(pk.destination, pk.sent_at) for pk in p.network.dropped] == [
+        (nowhere, 0.0), (nowhere, 0.5)]
+    assert p.alice.get_timer() == 1.5  # the next Timer E of the unanswered request
