@@ -17,7 +17,8 @@ from voipkit.sip.events import (
     ResponseReceived,
 )
 from voipkit.sip.message import Request, Via
-from voipkit.sip.ua import CoreConfig, UserAgentCore, salvage_request
+from voipkit.sip.salvage import salvage
+from voipkit.sip.ua import CoreConfig, UserAgentCore
 from voipkit.testing import (
     FakeClock,
     deliver,
@@ -102,8 +103,6 @@ def test_unsupported_uri_scheme_gets_416() -> None:
     b"\x00\x01garbage\r\n\r\n",
     b"hello world",
     b"SIP/2.0 99 Bad\r\nVia: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK-1\r\n\r\n",
-    raw("OPTIONS", via="not a via"),
-    raw("OPTIONS", cseq="x OPTIONS"),
 ])
 def test_unanswerable_input_is_dropped_and_counted(data: bytes) -> None:
     core = bob()
@@ -111,6 +110,21 @@ def test_unanswerable_input_is_dropped_and_counted(data: bytes) -> None:
     assert core.datagrams_to_send() == []
     assert drain_events(core) == []
     assert core.counters["dropped_garbage"] + core.counters["dropped_bad_response"] == 1
+
+
+@pytest.mark.parametrize("data", [
+    raw("OPTIONS", via="not a via"),
+    raw("OPTIONS", cseq="x OPTIONS"),
+])
+def test_unparsable_via_or_cseq_still_gets_400_at_the_source(data: bytes) -> None:
+    # RFC 4475 §3.1.2.1 (badinv01) expects a 400 even when the Via is unusable;
+    # the response copies the values as sent and goes back to the packet's source.
+    core = bob()
+    core.receive(data, ALICE.address, UDP, now=0.0)
+    (out,) = core.datagrams_to_send()
+    assert out.data.startswith(b"SIP/2.0 400 ")
+    assert out.destination == Destination(UDP, *ALICE.address) or b"x OPTIONS" in out.data
+    assert drain_events(core) == []
 
 
 def test_malformed_ack_is_never_answered() -> None:
@@ -129,10 +143,25 @@ def test_oversize_and_keepalive() -> None:
     assert core.counters["keepalive"] == 1
 
 
-def test_salvage_needs_every_mandatory_header() -> None:
-    assert salvage_request(raw("OPTIONS")) is not None
-    missing_call_id = raw("OPTIONS").replace(b"Call-ID: raw-1\r\n", b"")
-    assert salvage_request(missing_call_id) is None
+def test_salvage_needs_a_request_line_and_a_via() -> None:
+    assert salvage(raw("OPTIONS")) is not None
+    no_via = b"\r\n".join(line for line in raw("OPTIONS").split(b"\r\n")
+                           if not line.startswith(b"Via:"))
+    assert salvage(no_via) is None
+    assert salvage(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n") is None
+    assert salvage(b"\x00\x01 garbage\r\n\r\n") is None
+
+
+def test_unparsable_headers_are_copied_verbatim_into_the_400() -> None:
+    core = bob()
+    bad = raw("OPTIONS").replace(b"From: ", b'From: "unbalanced <sip:x@y>;tag=f1\r\nX-Was: ')
+    core.receive(bad, ALICE.address, UDP, now=0.0)
+    (out,) = core.datagrams_to_send()
+    assert out.data.startswith(b"SIP/2.0 400 ")
+    assert b'From: "unbalanced <sip:x@y>;tag=f1\r\n' in out.data
+    assert b"Call-ID: raw-1\r\n" in out.data
+    assert out.data.split(b"\r\n")[1].endswith(b";rport=5060;received=192.0.2.1")  # RFC 3581
+    assert out.destination.address == ALICE.address
 
 
 # --- validation -----------------------------------------------------------------------------

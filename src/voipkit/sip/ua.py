@@ -19,7 +19,6 @@ After calling any input method, drain ``datagrams_to_send()`` and
 from __future__ import annotations
 
 import copy
-import re
 from collections import Counter, deque
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,14 +44,14 @@ from voipkit.sip.events import (
     TransactionTimedOut,
     TransportFailed,
 )
-from voipkit.sip.headers import split_list
 from voipkit.sip.message import CSeq, NameAddr, Request, Response, Via, parse_message
+from voipkit.sip.salvage import build_response, salvage
 from voipkit.sip.timers import TimerConfig, TimerHeap
 from voipkit.sip.transaction.client import ClientTransaction, Outcome, Verdict
 from voipkit.sip.transaction.fsm import State
 from voipkit.sip.transaction.keys import Role, TransactionKey, TransactionTimer
 from voipkit.sip.transaction.layer import ClientAttempt, TransactionLayer
-from voipkit.sip.transaction.server import ServerTransaction, response_destination
+from voipkit.sip.transaction.server import ServerTransaction
 from voipkit.sip.validate import validate_request
 
 DEFAULT_ALLOW = (
@@ -107,7 +106,6 @@ class _Pending2xx:
     reliable: bool = False
 
 
-_CSEQ_LENIENT = re.compile(r"\s*(\d{1,10})\s+([!-~]+)\s*")
 
 
 class UserAgentCore:
@@ -522,25 +520,23 @@ class UserAgentCore:
         if data.lstrip(b"\r\n")[:4].upper() == b"SIP/":
             self._counters["dropped_bad_response"] += 1
             return
-        salvaged = salvage_request(data)
-        if salvaged is None:
+        request = salvage(data)
+        if request is None:
             self._counters["dropped_garbage"] += 1
             return
-        method, via, from_, to, call_id, cseq = salvaged
-        if method == "ACK":
+        if request.method == "ACK":  # RFC 3261 §17.2.3: never answered
             self._counters["dropped_bad_ack"] += 1
             return
-        stamp_received(via[0], source)
-        if to.tag is None:
-            to.tag = self._ids.tag()
         status = error.status_hint if 400 <= error.status_hint <= 699 else 400
-        response = Response(status, _reason_text(error.reason, status), via=via, from_=from_,
-                            to=to, call_id=call_id, cseq=cseq)
+        extra: tuple[tuple[str, str], ...] = ()
         if isinstance(error, BadExtensionError):
-            response.headers.set("Unsupported", ", ".join(error.unsupported))
+            extra = (("Unsupported", ", ".join(error.unsupported)),)
+        elif status in (405, 501):
+            extra = (("Allow", ", ".join(self.config.allow)),)
+        destination, raw = build_response(request, status, error.reason, to_tag=self._ids.tag(),
+                                          source=source, transport=transport, extra=extra)
         self._counters[f"answered_malformed_{status}"] += 1
-        self._out.append(Outgoing(response_destination(via[0], source, transport),
-                                  bytes(response), response))
+        self._out.append(Outgoing(destination, raw, None))
 
     # --- TransactionUser callbacks -------------------------------------------------------
 
@@ -667,45 +663,3 @@ def _reason_text(reason: str, status: int) -> str:
     return text[:200] if text else f"Error {status}"
 
 
-_Salvage = tuple[str, list[Via], NameAddr, NameAddr, str, CSeq]
-
-
-def salvage_request(data: bytes) -> _Salvage | None:
-    """Pull out what a response needs from a request ``parse_message`` rejected.
-
-    Returns (method, Via list, From, To, Call-ID, CSeq), or None when the bytes
-    are not a request or lack any of those (then nothing can be answered:
-    RFC 3261 §8.1.1 makes all of them mandatory, and the response must copy
-    them, §8.2.6.2). A CSeq whose number parses is accepted even if its method
-    is wrong, since the response copies it as sent.
-    """
-    text = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-    lines = re.sub(r"\r?\n[ \t]+", " ", text).splitlines()
-    if not lines:
-        return None
-    start = lines[0].split(" ")
-    if len(start) != 3 or start[0].upper().startswith("SIP/") or not start[0].isascii():
-        return None
-    method = start[0]
-    values: dict[str, list[str]] = {}
-    compact = {"v": "via", "f": "from", "t": "to", "i": "call-id"}
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon:
-            continue
-        key = name.strip().lower()
-        values.setdefault(compact.get(key, key), []).append(value.strip())
-    try:
-        vias = [Via.parse(v) for raw in values.get("via", []) for v in split_list(raw)]
-        from_ = NameAddr.parse(values["from"][0])
-        to = NameAddr.parse(values["to"][0])
-        call_id = values["call-id"][0]
-        cseq_match = _CSEQ_LENIENT.fullmatch(values["cseq"][0])
-    except (ParseError, KeyError, IndexError):
-        return None
-    if not vias or not call_id or cseq_match is None:
-        return None
-    seq = int(cseq_match.group(1))
-    if seq >= 2**32:
-        return None
-    return method, vias, from_, to, call_id, CSeq(seq, cseq_match.group(2))
