@@ -31,7 +31,7 @@ playout cursor (too late), and packets beyond the ring. A new SSRC, a jump of
 more than the ring's capacity ahead, or more than ``max_misorder`` behind (RFC
 3550 Appendix A.1's MAX_MISORDER) resets the buffer; a packet with the marker
 bit (RFC 3551 §4.1, start of a talkspurt) arriving while the buffer is empty
-moves the cursor to it instead of conceal the gap frame by frame.
+moves the cursor to it instead of concealing the gap frame by frame.
 """
 
 from __future__ import annotations
@@ -166,7 +166,8 @@ class JitterBuffer:
         self.frame_duration = frame_samples / clock_rate
         self.min_delay = min_delay
         self.max_delay = max_delay
-        wanted = capacity if capacity is not None else 2 * math.ceil(max_delay / self.frame_duration)
+        frames = 2 * math.ceil(max_delay / self.frame_duration)
+        wanted = capacity if capacity is not None else frames
         self.capacity = 1 << max(4, (max(wanted, 2) - 1).bit_length())
         self._mask = self.capacity - 1
         self.max_misorder = max_misorder
