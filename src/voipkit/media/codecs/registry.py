@@ -1,0 +1,158 @@
+"""Codecs as rows of a table (style guide example 8) and the registry that finds them.
+
+Knows: what SDP says about a codec (rtpmap encoding name, clock rate,
+channels, static payload type, fmtp) and how to build its encoder/decoder.
+Must not know: SDP text, RTP packets, sockets or the clock.
+
+``CodecRegistry.capabilities()`` returns :class:`CodecCapability` rows, the
+fields ``voipkit.sdp`` negotiates with (media-contract.md:
+``CodecCapability(encoding, clock_rate, channels=1, payload_type=None,
+fmtp={})``). They are defined here because ``voipkit.sdp`` does not export
+one yet; the field names and order match the contract so SDP can adopt or
+re-export this class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from voipkit.media.codecs.base import Decoder, Encoder
+from voipkit.media.codecs.g711 import G711Decoder, G711Encoder
+
+__all__ = [
+    "DEFAULT_CODECS",
+    "PCMA",
+    "PCMU",
+    "TELEPHONE_EVENT",
+    "CodecCapability",
+    "CodecRegistry",
+    "CodecSpec",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CodecCapability:
+    """What media can do, as SDP sees it.
+
+    ``payload_type`` is the static type, or the preferred dynamic one
+    (RFC 3551 §6); ``fmtp`` the format parameters to offer.
+    """
+
+    encoding: str
+    clock_rate: int
+    channels: int = 1
+    payload_type: int | None = None
+    fmtp: Mapping[str, str] = field(default_factory=dict)
+
+
+def _no_codec() -> Encoder:
+    raise TypeError("this row carries events, not audio: it has no encoder or decoder")
+
+
+def _no_decoder() -> Decoder:
+    raise TypeError("this row carries events, not audio: it has no encoder or decoder")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodecSpec:
+    """One row of the codec table: what SDP says, plus how to build the codec.
+
+    ``is_audio`` is False for rows such as telephone-event that are negotiated
+    like codecs but carry events (their factories raise TypeError).
+    """
+
+    name: str  # rtpmap encoding name
+    clock_rate: int  # RTP clock (8000 for G.722: RFC 3551 §4.5.2)
+    sample_rate: int  # PCM rate the codec consumes
+    channels: int = 1
+    static_payload_type: int | None = None
+    preferred_payload_type: int | None = None  # for dynamic types (96-127)
+    fmtp: Mapping[str, str] = field(default_factory=dict)
+    make_encoder: Callable[[], Encoder]
+    make_decoder: Callable[[], Decoder]
+    is_audio: bool = True
+
+    def matches(self, encoding: str, clock_rate: int, channels: int = 1) -> bool:
+        """RFC 4566 §6: encoding names compare case-insensitively."""
+        return (
+            self.name.lower() == encoding.lower()
+            and self.clock_rate == clock_rate
+            and self.channels == channels
+        )
+
+    def capability(self) -> CodecCapability:
+        """The row as SDP negotiates it."""
+        pt = self.static_payload_type
+        if pt is None:
+            pt = self.preferred_payload_type
+        return CodecCapability(
+            encoding=self.name,
+            clock_rate=self.clock_rate,
+            channels=self.channels,
+            payload_type=pt,
+            fmtp=MappingProxyType(dict(self.fmtp)),
+        )
+
+
+class CodecRegistry:
+    """An ordered set of codec rows; order is offer preference."""
+
+    def __init__(self, specs: Iterable[CodecSpec]) -> None:
+        self._specs = list(specs)
+
+    def __iter__(self) -> Iterator[CodecSpec]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def find(self, encoding: str, clock_rate: int, channels: int = 1) -> CodecSpec | None:
+        """The row for an rtpmap, or None (names compare case-insensitively)."""
+        for spec in self._specs:
+            if spec.matches(encoding, clock_rate, channels):
+                return spec
+        return None
+
+    def find_static(self, payload_type: int) -> CodecSpec | None:
+        """The row with a static payload type (for an m= line without rtpmap, RFC 3551 §6)."""
+        for spec in self._specs:
+            if spec.static_payload_type == payload_type:
+                return spec
+        return None
+
+    def capabilities(self) -> list[CodecCapability]:
+        """Every row, in preference order, as SDP capabilities."""
+        return [spec.capability() for spec in self._specs]
+
+
+PCMU = CodecSpec(
+    name="PCMU",
+    clock_rate=8000,
+    sample_rate=8000,
+    static_payload_type=0,
+    make_encoder=lambda: G711Encoder("u"),
+    make_decoder=lambda: G711Decoder("u"),
+)
+PCMA = CodecSpec(
+    name="PCMA",
+    clock_rate=8000,
+    sample_rate=8000,
+    static_payload_type=8,
+    make_encoder=lambda: G711Encoder("a"),
+    make_decoder=lambda: G711Decoder("a"),
+)
+# RFC 4733 §7.1.1: "audio/telephone-event", events 0-15 plus 16 (flash) for DTMF.
+TELEPHONE_EVENT = CodecSpec(
+    name="telephone-event",
+    clock_rate=8000,
+    sample_rate=8000,
+    preferred_payload_type=101,
+    fmtp=MappingProxyType({"0-16": ""}),  # a=fmtp:101 0-16, as voipkit.sdp parses it
+    make_encoder=_no_codec,
+    make_decoder=_no_decoder,
+    is_audio=False,
+)
+
+DEFAULT_CODECS = CodecRegistry([PCMU, PCMA, TELEPHONE_EVENT])
