@@ -5,7 +5,7 @@ Knows: the sans-IO core (``voipkit.sip``) and its asyncio driver
 job exists until the calls work delivers the manual's P2P call demo.
 
 Two user-agent cores, alice and bob, each listen on UDP, TCP and TLS on
-127.0.0.1, on ports the kernel picks. Alice sends an
+127.0.0.1 and on UDP ::1, on ports the kernel picks. Alice sends an
 OPTIONS to bob over each transport; bob's core answers with 200 and its
 Allow/Accept/Supported. Every message is printed as it crosses a socket (the
 trace hook that will feed onSendingSignaling/onReceivedSignaling). Finally a
@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from voipkit.aio.errors import TransportError
 from voipkit.aio.sip_driver import SipDriver
 from voipkit.aio.sip_transport import (
     Direction,
@@ -88,6 +89,11 @@ async def _agent(name: str, tls: TlsConfig | None, *, verbose: bool) -> _Agent:
     await driver.listen(TransportKind.TCP, "127.0.0.1", 0)
     if tls is not None:
         await driver.listen(TransportKind.TLS, "127.0.0.1", 0)
+    if socket.has_ipv6:
+        try:
+            await driver.listen(TransportKind.UDP, "::1", 0)
+        except TransportError as exc:  # a host without IPv6 loopback: say so, go on with IPv4
+            print(f"({name}: no IPv6 loopback here, {exc})")
     return _Agent(name, driver, transports)
 
 
@@ -112,7 +118,8 @@ async def run(*, verbose: bool = True) -> int:
         try:
             targets: list[tuple[str, Destination]] = []
             for kind, (host, port) in bob.transports.listeners:
-                targets.append((kind.value, Destination(kind, host, port)))
+                label = f"{kind.value}/IPv6" if ":" in host else kind.value
+                targets.append((label, Destination(kind, host, port)))
             if cert is None:
                 print("(openssl not found: TLS is left out of this run)")
             for label, dest in targets:
@@ -140,7 +147,7 @@ async def run(*, verbose: bool = True) -> int:
     ok = True
     for label, outcome, ms in results:
         timing = f"{ms:6.1f} ms" if ms else ""
-        print(f"  {label:<12} {outcome:<48} {timing}")
+        print(f"  {label:<10} {outcome:<48} {timing}")
         expected = "400" if label == "malformed" else "200"
         ok = ok and outcome.startswith(expected)
     print("all exchanges succeeded" if ok else "SOME EXCHANGES FAILED")

@@ -47,8 +47,12 @@ class ScriptedCore:
     def add_local_address(self, transport: TransportKind, host: str, port: int) -> None:
         self.local[transport] = (host, port)
 
-    def local_address(self, transport: TransportKind) -> Address | None:
-        return self.local.get(transport)
+    def local_address(self, transport: TransportKind, family: int | None = None,
+                      ) -> Address | None:
+        address = self.local.get(transport)
+        if address is None or family is None:
+            return address
+        return address if (":" in address[0]) == (family == 6) else None
 
     def receive(self, data: bytes, source: Address, transport: TransportKind, *,
                 now: float) -> None:

@@ -34,13 +34,14 @@ from voipkit.aio.sip_transport import (
     TransportConfig,
 )
 from voipkit.base.ids import SequentialIds
-from voipkit.sip.addressing import Destination, TransportKind
+from voipkit.sip.addressing import Destination, TransportKind, format_host
 from voipkit.sip.events import CoreEvent, RequestReceived
 from voipkit.sip.headers import CSeq, NameAddr
 from voipkit.sip.message import Request, parse_message
 from voipkit.sip.timers import TimerConfig
 from voipkit.sip.ua import CoreConfig, UserAgentCore
 from voipkit.sip.uri import SipUri
+from voipkit.testing.messages import options
 
 UDP, TCP, TLS = TransportKind.UDP, TransportKind.TCP, TransportKind.TLS
 
@@ -196,3 +197,31 @@ def test_large_request_goes_over_tcp_with_a_tcp_via() -> None:
             assert alice.transports.counters["udp_sent"] == 0   # nothing went over UDP
 
     run(main)
+
+
+def test_via_uses_the_listener_of_the_destinations_ip_family() -> None:
+    """With IPv4 and IPv6 listeners, a request to ::1 carries the IPv6 sent-by."""
+
+    async def main() -> None:
+        transports = SipTransports()
+        core = UserAgentCore(config=CoreConfig(), ids=SequentialIds("fam"))
+        driver = SipDriver(core, transports)
+        try:
+            v4 = await driver.listen(TransportKind.UDP, "127.0.0.1", 0)
+            v6 = await driver.listen(TransportKind.UDP, "::1", 0)
+            assert core.local_address(TransportKind.UDP, 4) == v4
+            assert core.local_address(TransportKind.UDP, 6) == v6
+            sent: list[bytes] = []
+            transports.trace = lambda record: sent.append(record.data)
+            for host in ("::1", "127.0.0.1"):
+                request = options(f"sip:bob@{format_host(host)}:9")
+                future = await driver.send_request(
+                    request, [Destination(TransportKind.UDP, host, 9)])
+                future.cancel()
+            assert f"Via: SIP/2.0/UDP [::1]:{v6[1]};".encode() in sent[0]
+            assert f"Via: SIP/2.0/UDP 127.0.0.1:{v4[1]};".encode() in sent[1]
+        finally:
+            driver.close()
+            await transports.close()
+
+    asyncio.run(main())

@@ -41,7 +41,8 @@ class Core(Protocol):
     """The part of ``voipkit.sip.ua.UserAgentCore`` the driver uses."""
 
     def add_local_address(self, transport: TransportKind, host: str, port: int) -> None: ...
-    def local_address(self, transport: TransportKind) -> Address | None: ...
+    def local_address(self, transport: TransportKind, family: int | None = None,
+                      ) -> Address | None: ...
     def receive(self, data: bytes, source: Address, transport: TransportKind, *,
                 now: float) -> None: ...
     def send_request(self, request: Request, targets: Sequence[Destination], *,
@@ -101,7 +102,8 @@ class SipDriver:
         transports.on_receive = self.receive
         transports.on_error = self._on_transport_error
         for kind, (host, port) in transports.listeners:
-            if core.local_address(kind) is None:  # the first listener of a kind is sent-by
+            # the first listener of a kind and IP family is the sent-by for that pair
+            if core.local_address(kind, _family(host)) is None:
                 core.add_local_address(kind, host, port)
 
     @property
@@ -124,7 +126,7 @@ class SipDriver:
             TransportError: the address is in use or not available.
         """
         address = await self._transports.listen(kind, host, port)
-        if self._core.local_address(kind) is None:
+        if self._core.local_address(kind, _family(address[0])) is None:
             self._core.add_local_address(kind, *address)
         return address
 
@@ -284,6 +286,10 @@ class SipDriver:
         for future in self._waiting.values():
             future.cancel()  # nobody has to retrieve a cancellation
         self._waiting.clear()
+
+
+def _family(host: str) -> int:
+    return 6 if ":" in host else 4
 
 
 __all__ = ["Core", "EventHandler", "SipDriver"]

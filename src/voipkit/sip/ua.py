@@ -125,7 +125,7 @@ class UserAgentCore:
         self._out: list[Outgoing] = []
         self._events: deque[CoreEvent] = deque()
         self._counters: Counter[str] = Counter()
-        self._local: dict[TransportKind, Address] = {}
+        self._local: dict[tuple[TransportKind, int], Address] = {}
         self._layer = TransactionLayer(
             config=config.timers, heap=self._heap, user=self, output=self._out.append
         )
@@ -141,14 +141,21 @@ class UserAgentCore:
         """Tell the core where it listens for ``transport``.
 
         The core puts this address in the sent-by of the top Via of every
-        request it sends over that transport (RFC 3261 §18.1.1). The ``aio``
-        layer calls this once per listening socket.
+        request it sends over that transport (RFC 3261 §18.1.1), choosing the
+        address of the destination's IP family (IPv4 or IPv6) when it has one.
+        The ``aio`` layer calls this once per listening socket.
         """
-        self._local[transport] = (strip_brackets(host), port)
+        host = strip_brackets(host)
+        self._local[(transport, _family(host))] = (host, port)
 
-    def local_address(self, transport: TransportKind) -> Address | None:
-        """The address registered for ``transport``, if any."""
-        return self._local.get(transport)
+    def local_address(self, transport: TransportKind, family: int | None = None) -> Address | None:
+        """The address registered for ``transport`` (and IP ``family``, 4 or 6), if any.
+
+        Without ``family``, the IPv4 address is preferred.
+        """
+        if family is not None:
+            return self._local.get((transport, family))
+        return self._local.get((transport, 4)) or self._local.get((transport, 6))
 
     # --- outputs -----------------------------------------------------------------------
 
@@ -231,7 +238,7 @@ class UserAgentCore:
         if not targets:
             raise LocalProtocolError(f"{request.method} needs at least one destination")
         for target in targets:
-            if target.transport not in self._local:
+            if self.local_address(target.transport) is None:
                 raise LocalProtocolError(
                     f"no local address for {target.transport.value}; call add_local_address"
                 )
@@ -248,7 +255,10 @@ class UserAgentCore:
 
     def stamp_request(self, request: Request, destination: Destination) -> Request:
         """A copy of ``request`` with our Via on top, for ``destination`` (TransactionUser)."""
-        host, port = self._local[destination.transport]
+        local = (self.local_address(destination.transport, _family(destination.host))
+                 or self.local_address(destination.transport))
+        assert local is not None  # checked by send_request
+        host, port = local
         stamped = copy.copy(request)
         stamped.headers = request.headers.copy()
         if self.config.user_agent and "User-Agent" not in stamped.headers:
@@ -655,6 +665,11 @@ def stamp_received(via: Via, source: Address) -> None:
         via.params["rport"] = str(port)
     elif strip_brackets(via.host).lower() != host.lower():
         via.params["received"] = host
+
+
+def _family(host: str) -> int:
+    """4 or 6: the IP family of an address literal (a name counts as IPv4)."""
+    return 6 if ":" in host else 4
 
 
 def _reason_text(reason: str, status: int) -> str:
