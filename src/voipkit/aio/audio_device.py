@@ -1,0 +1,170 @@
+"""Audio devices: the clock-paced virtual device, and sound-card discovery through PortAudio.
+
+Knows: the loop clock (through ``MediaClock``), passive media ports, and the
+optional ``sounddevice`` package (PortAudio). Must not know: RTP, codecs, SIP or
+calls — a device moves PCM frames between ports on a clock, nothing more.
+
+The virtual device is the PortSIP manual's ``audioDeviceLayer = 1`` (no sound
+card; the usual choice on servers): every ``ptime`` it reads one frame from a
+capture source (a tone, a WAV file, silence) and hands it to ``on_capture``
+with the tick's scheduled time, and writes one frame from ``playout_source``
+to a playout sink (a WAV recorder, a null sink). Ticks come from a
+``MediaClock``, so frame ``n`` is stamped exactly ``start + n * ptime``.
+
+Sound cards are used only when ``sounddevice`` imports and PortAudio lists
+devices; otherwise ``list_devices()`` offers the virtual device alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from voipkit.aio.media_clock import MediaClock
+from voipkit.media.frames import Pcm, silence
+from voipkit.media.ports import MediaSink, MediaSource, NullSink, SilenceSource
+
+logger = logging.getLogger(__name__)
+
+CaptureHandler = Callable[[Pcm, float], None]
+"""``(frame, scheduled time of the tick)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioDeviceInfo:
+    """One audio device as offered to the application.
+
+    Attributes:
+        index: position in ``list_devices()``; the virtual device is 0, PortAudio
+            device ``i`` is ``i + 1``.
+        name: human-readable name.
+        kind: ``"virtual"`` or ``"portaudio"``.
+        max_input_channels, max_output_channels: 0 when it cannot capture / play.
+        default_sample_rate: the device's preferred rate in Hz.
+        host_index: PortAudio's own index (``None`` for the virtual device).
+    """
+
+    index: int
+    name: str
+    kind: str
+    max_input_channels: int
+    max_output_channels: int
+    default_sample_rate: float
+    host_index: int | None = None
+
+
+VIRTUAL_DEVICE = AudioDeviceInfo(
+    index=0, name="voipkit virtual audio device", kind="virtual",
+    max_input_channels=1, max_output_channels=1, default_sample_rate=8000.0)
+
+
+def _portaudio_devices() -> list[dict[str, Any]]:
+    """PortAudio's device list, or [] when sounddevice or PortAudio is missing."""
+    try:
+        sd = importlib.import_module("sounddevice")
+        devices = sd.query_devices()
+    except (ImportError, OSError) as exc:  # the module raises OSError without libportaudio
+        logger.debug("no sound cards: %s", exc)
+        return []
+    except Exception as exc:  # PortAudio errors (sounddevice.PortAudioError) and the like
+        logger.debug("PortAudio query failed: %s", exc)
+        return []
+    return [dict(d) for d in devices]
+
+
+def sounddevice_available() -> bool:
+    """True when ``sounddevice`` imports and PortAudio lists at least one device."""
+    return bool(_portaudio_devices())
+
+
+def list_devices() -> list[AudioDeviceInfo]:
+    """The virtual device first, then every PortAudio device (when there are any)."""
+    found = [VIRTUAL_DEVICE]
+    for i, d in enumerate(_portaudio_devices()):
+        found.append(AudioDeviceInfo(
+            index=i + 1, name=str(d.get("name", f"device {i}")), kind="portaudio",
+            max_input_channels=int(d.get("max_input_channels", 0)),
+            max_output_channels=int(d.get("max_output_channels", 0)),
+            default_sample_rate=float(d.get("default_samplerate", 0.0)),
+            host_index=int(d.get("index", i))))
+    return found
+
+
+class VirtualAudioDevice:
+    """A sound card made of a clock: capture from a source, playout into a sink.
+
+    Args:
+        loop: the loop whose clock paces the device.
+        ptime: seconds per frame (0.02 = 20 ms).
+        sample_rate: Hz of the frames moved.
+        capture: the "microphone" (default: silence).
+        playout: the "speaker" (default: a ``NullSink``).
+        on_capture: receives each captured frame and the tick's scheduled time.
+        playout_source: what to play each tick (default: silence); usually the
+            conference bridge or a call's decoded audio.
+        max_late: the ``MediaClock`` catch-up limit, in frames.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        ptime: float = 0.02,
+        sample_rate: int = 8000,
+        capture: MediaSource | None = None,
+        playout: MediaSink | None = None,
+        on_capture: CaptureHandler | None = None,
+        playout_source: MediaSource | None = None,
+        max_late: int = 3,
+    ) -> None:
+        samples = ptime * sample_rate
+        if abs(samples - round(samples)) > 1e-9 or samples < 1:
+            raise ValueError(
+                f"ptime {ptime} s is not a whole number of samples at {sample_rate} Hz")
+        self.ptime = ptime
+        self.sample_rate = sample_rate
+        self.frame_samples = round(samples)
+        self.capture: MediaSource = capture if capture is not None else SilenceSource()
+        self.playout: MediaSink = playout if playout is not None else NullSink()
+        self.on_capture = on_capture
+        self.playout_source = playout_source
+        self.frames_captured = 0
+        self.frames_played = 0
+        self.clock = MediaClock(loop, ptime, self._tick, max_late=max_late)
+
+    @property
+    def running(self) -> bool:
+        return self.clock.running
+
+    def start(self, at: float | None = None) -> float:
+        """Start the device; the first frame is at ``at`` (default now). Returns that time."""
+        return self.clock.start(at)
+
+    def stop(self) -> None:
+        """Stop moving frames (sources and sinks stay open; close them yourself)."""
+        self.clock.stop()
+
+    def _tick(self, deadline: float) -> None:
+        n, rate = self.frame_samples, self.sample_rate
+        frame = self.capture.read_frame(n, rate)
+        self.frames_captured += 1
+        if self.on_capture is not None:
+            self.on_capture(frame, deadline)
+        source = self.playout_source
+        out = source.read_frame(n, rate) if source is not None else silence(n)
+        self.playout.write_frame(out, rate)
+        self.frames_played += 1
+
+
+__all__ = [
+    "VIRTUAL_DEVICE",
+    "AudioDeviceInfo",
+    "CaptureHandler",
+    "VirtualAudioDevice",
+    "list_devices",
+    "sounddevice_available",
+]
