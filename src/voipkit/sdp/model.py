@@ -22,6 +22,11 @@ from enum import Enum
 from typing import NamedTuple
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts "²", which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 class SdpError(ValueError):
     """A session description that is malformed or cannot be used.
 
@@ -203,13 +208,13 @@ def parse_rtpmap(value: str) -> RtpMap:
     """Parse an rtpmap attribute value such as ``96 opus/48000/2``."""
     pt_text, _, codec = value.strip().partition(" ")
     parts = codec.strip().split("/")
-    if not pt_text.isdigit() or int(pt_text) > 127:
+    if not _digits(pt_text) or int(pt_text) > 127:
         raise SdpError(f"rtpmap {value!r}: payload type must be 0-127")
-    if len(parts) not in (2, 3) or not parts[0] or not parts[1].isdigit():
+    if len(parts) not in (2, 3) or not parts[0] or not _digits(parts[1]):
         raise SdpError(f"rtpmap {value!r}: expected <encoding>/<clock rate>[/<channels>]")
     channels = 1
     if len(parts) == 3:
-        if not parts[2].isdigit() or int(parts[2]) == 0:
+        if not _digits(parts[2]) or int(parts[2]) == 0:
             raise SdpError(f"rtpmap {value!r}: channels must be a positive integer")
         channels = int(parts[2])
     return RtpMap(int(pt_text), parts[0], int(parts[1]), channels)
@@ -308,12 +313,12 @@ class KeyParam:
 
 def _is_lifetime(text: str) -> bool:
     base, caret, exp = text.partition("^")
-    return (base.isdigit() and exp.isdigit()) if caret else text.isdigit()
+    return (_digits(base) and _digits(exp) and len(exp) <= 2) if caret else _digits(text)
 
 
 def _is_mki(text: str) -> bool:
     value, colon, length = text.partition(":")
-    return bool(colon) and value.isdigit() and length.isdigit() and 1 <= int(length) <= 128
+    return bool(colon) and _digits(value) and _digits(length) and 1 <= int(length) <= 128
 
 
 def parse_key_param(text: str) -> KeyParam:
@@ -354,7 +359,7 @@ class Crypto:
         if len(fields) < 3:
             raise SdpError(f"crypto {value!r}: expected <tag> <suite> <key-params>")
         tag, suite, keys = fields[0], fields[1], fields[2]
-        if not tag.isdigit() or len(tag) > 9:
+        if not _digits(tag) or len(tag) > 9:
             raise SdpError(f"crypto {value!r}: tag must be 1-9 digits")
         key_params = tuple(parse_key_param(k) for k in keys.split(";"))
         return cls(int(tag), suite, key_params, tuple(fields[3:]))
@@ -460,7 +465,7 @@ class MediaDescription(_Attributes):
         """The formats as RTP payload types (RTP protocols only)."""
         out: list[int] = []
         for fmt in self.formats:
-            if not fmt.isdigit() or int(fmt) > 127:
+            if not _digits(fmt) or int(fmt) > 127:
                 raise SdpError(f"m={self.kind} {self.proto}: format {fmt!r} is not an RTP "
                                "payload type (0-127)")
             out.append(int(fmt))
@@ -491,7 +496,7 @@ class MediaDescription(_Attributes):
             if value is None:
                 raise SdpError("a=fmtp without a value")
             pt, _, params = value.partition(" ")
-            if not pt.isdigit():
+            if not _digits(pt):
                 raise SdpError(f"a=fmtp:{value}: format must be a payload type")
             out.setdefault(int(pt), params.strip())
         return out
@@ -520,7 +525,7 @@ class MediaDescription(_Attributes):
         if value is None:
             return None
         fields = value.split()
-        if not fields or not fields[0].isdigit() or int(fields[0]) > 65535:
+        if not fields or not _digits(fields[0]) or int(fields[0]) > 65535:
             raise SdpError(f"a=rtcp:{value}: bad port")
         if len(fields) == 1:
             return Rtcp(int(fields[0]), None)
@@ -549,7 +554,7 @@ class MediaDescription(_Attributes):
         out: list[Ssrc] = []
         for value in self.attribute_values("ssrc"):
             ident, _, rest = (value or "").partition(" ")
-            if not ident.isdigit() or int(ident) >= 2**32 or not rest:
+            if not _digits(ident) or int(ident) >= 2**32 or not rest:
                 raise SdpError(f"a=ssrc:{value}: expected <ssrc-id> <attribute>[:<value>]")
             name, colon, val = rest.partition(":")
             out.append(Ssrc(int(ident), name, val if colon else None))
