@@ -186,13 +186,12 @@ class G711Decoder:
         if len(history) < _CORR_WINDOW + _PITCH_MAX:
             return self._history.copy()
         target = history[-_CORR_WINDOW:]
-        best_lag, best_score = _PITCH_MIN, -np.inf
-        for lag in range(_PITCH_MIN, _PITCH_MAX + 1):
-            candidate = history[-_CORR_WINDOW - lag : -lag]
-            energy = float(np.dot(candidate, candidate))
-            if energy == 0.0:
-                continue
-            score = float(np.dot(target, candidate)) / np.sqrt(energy)
-            if score > best_score:
-                best_lag, best_score = lag, score
+        windows = np.lib.stride_tricks.sliding_window_view(history, _CORR_WINDOW)
+        first = len(history) - _CORR_WINDOW
+        # Row k is the window lagging the target by _PITCH_MIN + k samples.
+        candidates = windows[first - _PITCH_MAX : first - _PITCH_MIN + 1][::-1]
+        energy = np.einsum("ij,ij->i", candidates, candidates)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.where(energy > 0, (candidates @ target) / np.sqrt(energy), -np.inf)
+        best_lag = _PITCH_MIN + int(np.argmax(score))
         return self._history[-best_lag:].copy()

@@ -4,12 +4,8 @@ Knows: what SDP says about a codec (rtpmap encoding name, clock rate,
 channels, static payload type, fmtp) and how to build its encoder/decoder.
 Must not know: SDP text, RTP packets, sockets or the clock.
 
-``CodecRegistry.capabilities()`` returns :class:`CodecCapability` rows, the
-fields ``voipkit.sdp`` negotiates with (media-contract.md:
-``CodecCapability(encoding, clock_rate, channels=1, payload_type=None,
-fmtp={})``). They are defined here because ``voipkit.sdp`` does not export
-one yet; the field names and order match the contract so SDP can adopt or
-re-export this class.
+``CodecRegistry.capabilities()`` returns ``voipkit.sdp.CodecCapability`` rows
+(media-contract.md), the only view of a codec that offer/answer needs.
 """
 
 from __future__ import annotations
@@ -20,6 +16,7 @@ from types import MappingProxyType
 
 from voipkit.media.codecs.base import Decoder, Encoder
 from voipkit.media.codecs.g711 import G711Decoder, G711Encoder
+from voipkit.sdp import CodecCapability
 
 __all__ = [
     "DEFAULT_CODECS",
@@ -30,21 +27,6 @@ __all__ = [
     "CodecRegistry",
     "CodecSpec",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class CodecCapability:
-    """What media can do, as SDP sees it.
-
-    ``payload_type`` is the static type, or the preferred dynamic one
-    (RFC 3551 §6); ``fmtp`` the format parameters to offer.
-    """
-
-    encoding: str
-    clock_rate: int
-    channels: int = 1
-    payload_type: int | None = None
-    fmtp: Mapping[str, str] = field(default_factory=dict)
 
 
 def _no_codec() -> Encoder:
@@ -92,7 +74,7 @@ class CodecSpec:
             clock_rate=self.clock_rate,
             channels=self.channels,
             payload_type=pt,
-            fmtp=MappingProxyType(dict(self.fmtp)),
+            fmtp=dict(self.fmtp),
         )
 
 
