@@ -435,8 +435,8 @@ def parse_rtcp(data: bytes) -> list[RtcpPacket]:
     """Parse a compound RTCP packet (RFC 3550 §6.1) into its packets, in order.
 
     Checks every packet's version and length, and that only the last packet
-    carries padding (RFC 3550 §6.4.1: "the padding bit ... only on the last
-    packet of a compound"). The "first packet is SR or RR" rule of A.2 is not
+    carries padding (RFC 3550 §6.4.1: "padding MUST only be added to the last
+    individual packet"). The "first packet is SR or RR" rule of A.2 is not
     enforced, so RFC 5506 reduced-size RTCP is accepted.
 
     Raises:
