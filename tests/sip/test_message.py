@@ -269,3 +269,69 @@ def test_status_codes() -> None:
     assert is_provisional(183) and not is_provisional(200)
     assert is_success(204) and is_final(200) and not is_final(199)
     assert StatusCode.OK.is_success() and StatusCode.TRYING.is_provisional()
+
+
+# Serialization reuses the text each routing value was parsed from; these prove that every
+# way of changing a value (setter, tag, the params dict, the URI inside) shows in bytes().
+
+
+def test_unmodified_parse_serializes_from_cached_text() -> None:
+    msg = parse_message(CANONICAL)
+    assert bytes(msg) == bytes(parse_message(bytes(msg)))
+    assert bytes(msg) == CANONICAL.replace(b"X-Custom:   odd", b"X-Custom: odd")
+
+
+def test_non_canonical_text_is_not_reused() -> None:
+    msg = parse_message(
+        make().replace(b"From: <sip:a@example.com>;tag=1", b"From: Al <SIP:a@example.com>;TAG=1")
+    )
+    assert b'From: "Al" <sip:a@example.com>;tag=1\r\n' in bytes(msg)
+
+
+def test_via_params_dict_mutation_shows_in_bytes() -> None:
+    msg = parse_message(make())
+    top = msg.via[0]
+    assert bytes(msg).count(b";branch=z9hG4bK1\r\n") == 1
+    params = top.params
+    params["received"] = "192.0.2.9"
+    assert b"Via: SIP/2.0/UDP h.example.com;branch=z9hG4bK1;received=192.0.2.9\r\n" in bytes(msg)
+    params["rport"] = "5070"  # the dict is still the live one after a bytes() in between
+    assert b";received=192.0.2.9;rport=5070\r\n" in bytes(msg)
+
+
+def test_via_setters_show_in_bytes() -> None:
+    msg = parse_message(make())
+    msg.via[0].host = "other.example.com"
+    msg.via[0].port = 5080
+    assert b"Via: SIP/2.0/UDP other.example.com:5080;branch=z9hG4bK1\r\n" in bytes(msg)
+
+
+def test_name_addr_tag_and_uri_changes_show_in_bytes() -> None:
+    msg = parse_message(make())
+    msg.to.tag = "t9"
+    assert b"To: <sip:b@example.com>;tag=t9\r\n" in bytes(msg)
+    uri = msg.from_.uri
+    assert isinstance(uri, SipUri)
+    uri.host = "changed.example.com"
+    assert b"From: <sip:a@changed.example.com>;tag=1\r\n" in bytes(msg)
+    uri.params["transport"] = "tcp"
+    assert b"From: <sip:a@changed.example.com;transport=tcp>;tag=1\r\n" in bytes(msg)
+    msg.from_.display_name = "A"
+    assert b'From: "A" <sip:a@changed.example.com;transport=tcp>;tag=1\r\n' in bytes(msg)
+
+
+def test_request_uri_change_shows_in_bytes() -> None:
+    msg = parse_message(make())
+    assert isinstance(msg, Request) and isinstance(msg.uri, SipUri)
+    msg.uri.user = "carol"
+    assert bytes(msg).startswith(b"OPTIONS sip:carol@example.com SIP/2.0\r\n")
+
+
+def test_for_request_copies_do_not_share_caches_or_dicts() -> None:
+    request = parse_message(make())
+    assert isinstance(request, Request)
+    ok = Response.for_request(request, 200, to_tag="x")
+    ok.via[0].params["received"] = "192.0.2.1"
+    assert b"received" not in bytes(request)
+    assert request.to.tag is None and b"To: <sip:b@example.com>\r\n" in bytes(request)
+    assert b"To: <sip:b@example.com>;tag=x\r\n" in bytes(ok)

@@ -70,9 +70,27 @@ vias = st.builds(
     st.sampled_from(["UDP", "TCP", "TLS", "SCTP", "WS"]),
     hosts,
     ports,
-    st.dictionaries(lower_tokens, st.none() | tokens, max_size=3).map(
+    # ttl and rport have numeric grammars (RFC 3261 §20.42, RFC 3581); generate them apart
+    st.dictionaries(
+        lower_tokens.filter(lambda name: name not in ("ttl", "rport")),
+        st.none() | tokens,
+        max_size=3,
+    ).map(
         lambda p: {"branch": "z9hG4bK" + "x" * len(p), **p}
     ),
+).flatmap(
+    lambda via: st.builds(
+        lambda rport, ttl: Via(
+            via.transport,
+            via.host,
+            via.port,
+            {**via.params, **rport, **ttl},
+        ),
+        st.sampled_from([{}, {"rport": None}]) | st.integers(0, 65535).map(
+            lambda n: {"rport": str(n)}
+        ),
+        st.just({}) | st.integers(0, 255).map(lambda n: {"ttl": str(n)}),
+    )
 )
 header_values = st.text(
     st.characters(min_codepoint=0x20, max_codepoint=0x2FF, blacklist_characters="\x7f"), max_size=30

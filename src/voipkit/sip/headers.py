@@ -17,11 +17,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, ClassVar, Final
 
 from voipkit.sip import grammar
 from voipkit.sip.errors import ParseError
-from voipkit.sip.uri import Uri, format_host, parse_host, parse_uri
+from voipkit.sip.uri import (
+    RawCache,
+    Uri,
+    format_params,
+    make_sip_uri,
+    parse_host,
+    parse_uri,
+    split_params,
+)
 
 #: RFC 3261 §8.1.1.5: a CSeq number is a 32-bit unsigned integer.
 MAX_CSEQ: Final = 2**32 - 1
@@ -180,32 +188,30 @@ def split_list(value: str) -> list[str]:
 
 
 _NAME_ADDR = grammar.NAME_ADDR.fullmatch
+_NAME_ADDR_FAST = grammar.NAME_ADDR_FAST.fullmatch
 _ADDR_SPEC = grammar.ADDR_SPEC.fullmatch
 _PARAM_LIST = grammar.PARAM_LIST.fullmatch
 _SIMPLE_PARAMS = grammar.SIMPLE_PARAMS.fullmatch
 _PARAM_FINDALL = grammar.PARAM_ITEM.findall
 _VIA = grammar.VIA.fullmatch
+_VIA_FAST = grammar.VIA_FAST.fullmatch
 _CSEQ = grammar.CSEQ.fullmatch
 _DIGITS = grammar.DIGITS.fullmatch
 _QUOTED_PAIR = re.compile(r"\\(.)", re.S)
 _QUOTE_NEEDED = grammar.QUOTE_NEEDED
+_new = object.__new__
 
 
-def _parse_generic_params(raw: str, where: str) -> dict[str, str | None]:
-    """``*( SEMI generic-param )``: names lower-cased, values as written (quotes kept)."""
+def _parse_generic_params(raw: str, where: str) -> tuple[dict[str, str | None], bool]:
+    """``*( SEMI generic-param )``: names lower-cased, values as written (quotes kept).
+
+    The flag is True when ``format_params`` of the result gives ``raw`` back.
+    """
     if _SIMPLE_PARAMS(raw) is not None:
-        params: dict[str, str | None] = {}
-        for item in raw[1:].split(";"):
-            name, eq, value = item.partition("=")
-            params[name.lower()] = value if eq else None
-        return params
+        return split_params(raw)
     if _PARAM_LIST(raw) is None:
         raise ParseError(f"malformed parameters {raw.strip()!r} in {where}")
-    return {name.lower(): (value or None) for name, value in _PARAM_FINDALL(raw)}
-
-
-def _format_params(params: dict[str, str | None]) -> str:
-    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+    return {name.lower(): (value or None) for name, value in _PARAM_FINDALL(raw)}, False
 
 
 def _quote(text: str) -> str:
@@ -214,29 +220,85 @@ def _quote(text: str) -> str:
     return f'"{text}"'
 
 
-@dataclass(slots=True)
 class NameAddr:
     """A URI with an optional display name and header parameters (RFC 3261 §20.10, §20.20).
 
     Used for From, To, Contact, Route and Record-Route. ``display_name`` is the text with
     quotes and quoted-pairs removed (None when absent); ``params`` are the header-field
     parameters after the URI (``tag``, ``expires``, ``q`` ...), not the URI's own.
+    ``str()`` is cached as ``uri`` explains; the cache is valid while the URI's own cached
+    text is the one seen when it was made.
     """
 
-    uri: Uri
-    display_name: str | None = None
-    params: dict[str, str | None] = field(default_factory=dict)
+    __slots__ = ("_display_name", "_params", "_raw", "_uri", "_uri_raw")
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    _uri: Uri
+    _display_name: str | None
+    _params: dict[str, str | None]
+    _raw: RawCache
+    _uri_raw: RawCache
+
+    def __init__(self, uri: Uri, display_name: str | None = None,
+                 params: dict[str, str | None] | None = None) -> None:
+        self._uri = uri
+        self._display_name = display_name
+        self._params = {} if params is None else params
+        self._raw = None
+        self._uri_raw = None
+
+    @property
+    def uri(self) -> Uri:
+        return self._uri
+
+    @uri.setter
+    def uri(self, value: Uri) -> None:
+        self._uri = value
+        self._raw = None
+
+    @property
+    def display_name(self) -> str | None:
+        return self._display_name
+
+    @display_name.setter
+    def display_name(self, value: str | None) -> None:
+        self._display_name = value
+        self._raw = None
+
+    @property
+    def params(self) -> dict[str, str | None]:
+        """The parameter dict; reading it turns off this value's text cache."""
+        self._raw = False
+        return self._params
+
+    @params.setter
+    def params(self, value: dict[str, str | None]) -> None:
+        self._params = value
+        self._raw = False
 
     @property
     def tag(self) -> str | None:
-        return self.params.get("tag")
+        return self._params.get("tag")
 
     @tag.setter
     def tag(self, value: str | None) -> None:
         if value is None:
-            self.params.pop("tag", None)
+            self._params.pop("tag", None)
         else:
-            self.params["tag"] = value
+            self._params["tag"] = value
+        if self._raw is not False:
+            self._raw = None
+
+    def copy(self) -> NameAddr:
+        """A copy with its own parameter dict (the URI object is shared)."""
+        new = _new(NameAddr)
+        new._uri = self._uri
+        new._display_name = self._display_name
+        new._params = dict(self._params)
+        raw = self._raw
+        new._raw = raw if raw is None or raw else None
+        new._uri_raw = self._uri_raw
+        return new
 
     @classmethod
     def parse(cls, text: str) -> NameAddr:
@@ -249,12 +311,36 @@ class NameAddr:
         Raises:
             ParseError: 400 when the text is neither form.
         """
-        if text[:1] == "<":  # fast path: no display name; the URI parser rejects spaces and <
-            end = text.find(">")
-            if end > 1:
-                params_text = text[end + 1:]
-                params = _parse_generic_params(params_text, "name-addr") if params_text else {}
-                return cls(parse_uri(text[1:end]), None, params)
+        m = _NAME_ADDR_FAST(text)
+        if m is not None:
+            (quoted, token, uri_text, scheme, user, password, host, port, uparams, uheaders,
+             hparams) = m.groups()
+            uri = make_sip_uri(scheme, user, password, host, port, uparams, uheaders, uri_text)
+            na = _new(NameAddr)
+            na._uri = uri
+            canonical = uri._raw is not None
+            if hparams:
+                na._params, ok = split_params(hparams)
+                canonical = canonical and ok
+            else:
+                na._params = {}
+            if quoted is not None:
+                na._display_name = quoted
+                raw: RawCache = f'"{quoted}" <{uri_text}>{hparams}' if canonical else None
+            elif token is not None:
+                na._display_name = token
+                raw = f'"{token}" <{uri_text}>{hparams}' if canonical and "\t" not in token \
+                    else None
+            else:
+                na._display_name = None
+                raw = text if canonical else None
+            na._raw = raw
+            na._uri_raw = uri._raw
+            return na
+        return cls._parse_general(text)
+
+    @classmethod
+    def _parse_general(cls, text: str) -> NameAddr:
         m = _NAME_ADDR(text)
         if m is not None:
             quoted = m.group("quoted")
@@ -272,55 +358,137 @@ class NameAddr:
                                  "enclosed in <> (RFC 3261 §20)")
             display = None
         params_text = m.group("params")
-        params = _parse_generic_params(params_text, "name-addr") if params_text else {}
+        params = _parse_generic_params(params_text, "name-addr")[0] if params_text else {}
         return cls(parse_uri(m.group("uri")), display, params)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, NameAddr):
+            return NotImplemented
+        return (self._uri == other._uri and self._display_name == other._display_name
+                and self._params == other._params)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"NameAddr(uri={self._uri!r}, display_name={self._display_name!r}, "
+                f"params={self._params!r})")
+
     def __str__(self) -> str:
-        out = f"<{self.uri}>"
-        if self.display_name is not None:
-            out = f"{_quote(self.display_name)} {out}"
-        if self.params:
-            out += _format_params(self.params)
+        raw = self._raw
+        uri = self._uri
+        if raw and uri._raw is self._uri_raw:
+            return raw  # type: ignore[return-value]
+        out = f"<{uri}>"
+        if self._display_name is not None:
+            out = f"{_quote(self._display_name)} {out}"
+        if self._params:
+            out += format_params(self._params)
+        if raw is not False and uri._raw:
+            self._raw = out
+            self._uri_raw = uri._raw
         return out
 
 
-@dataclass(slots=True)
 class Via:
-    """One Via header value (RFC 3261 §20.42): ``SIP/2.0/<transport> host[:port];params``."""
+    """One Via header value (RFC 3261 §20.42): ``SIP/2.0/<transport> host[:port];params``.
 
-    transport: str
-    "Upper-cased transport token: UDP, TCP, TLS, SCTP, WS ..."
-    host: str
-    "sent-by host; an IPv6 literal has no brackets."
-    port: int | None = None
-    params: dict[str, str | None] = field(default_factory=dict)
+    ``transport`` is the upper-cased transport token (UDP, TCP, TLS, SCTP, WS ...);
+    ``host`` is the sent-by host (an IPv6 literal has no brackets). ``str()`` is cached as
+    ``uri`` explains.
+    """
+
+    __slots__ = ("_host", "_params", "_port", "_raw", "_transport")
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    _transport: str
+    _host: str
+    _port: int | None
+    _params: dict[str, str | None]
+    _raw: RawCache
+
+    def __init__(self, transport: str, host: str, port: int | None = None,
+                 params: dict[str, str | None] | None = None) -> None:
+        self._transport = transport
+        self._host = host
+        self._port = port
+        self._params = {} if params is None else params
+        self._raw = None
+
+    @property
+    def transport(self) -> str:
+        return self._transport
+
+    @transport.setter
+    def transport(self, value: str) -> None:
+        self._transport = value
+        self._raw = None
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @host.setter
+    def host(self, value: str) -> None:
+        self._host = value
+        self._raw = None
+
+    @property
+    def port(self) -> int | None:
+        return self._port
+
+    @port.setter
+    def port(self, value: int | None) -> None:
+        self._port = value
+        self._raw = None
+
+    @property
+    def params(self) -> dict[str, str | None]:
+        """The parameter dict; reading it turns off this value's text cache."""
+        self._raw = False
+        return self._params
+
+    @params.setter
+    def params(self, value: dict[str, str | None]) -> None:
+        self._params = value
+        self._raw = False
 
     @property
     def branch(self) -> str | None:
-        return self.params.get("branch")
+        return self._params.get("branch")
 
     @property
     def received(self) -> str | None:
-        return self.params.get("received")
+        return self._params.get("received")
 
     @property
     def has_rport(self) -> bool:
         """True when ``rport`` is present, with or without a value (RFC 3581)."""
-        return "rport" in self.params
+        return "rport" in self._params
 
     @property
     def rport(self) -> int | None:
-        value = self.params.get("rport")
+        value = self._params.get("rport")
         return int(value) if value else None
 
     @property
     def maddr(self) -> str | None:
-        return self.params.get("maddr")
+        return self._params.get("maddr")
 
     @property
     def ttl(self) -> int | None:
-        value = self.params.get("ttl")
+        value = self._params.get("ttl")
         return int(value) if value else None
+
+    def copy(self) -> Via:
+        """A copy with its own parameter dict."""
+        new = _new(Via)
+        new._transport = self._transport
+        new._host = self._host
+        new._port = self._port
+        new._params = dict(self._params)
+        raw = self._raw
+        new._raw = raw if raw is None or raw else None
+        return new
 
     @classmethod
     def parse(cls, text: str) -> Via:
@@ -330,39 +498,80 @@ class Via:
             ParseError: 400 for bad syntax, a protocol other than SIP/2.0, or bad
                 ``ttl``/``rport`` values.
         """
-        m = _VIA(text)
-        if m is None:
-            raise ParseError(f"malformed Via value {text.strip()!r} (RFC 3261 §20.42)")
-        protocol, version, transport, host, port, params_text = m.groups()
-        if version != "2.0" or protocol.upper() != "SIP":
-            raise ParseError(f"Via protocol {protocol}/{version} is not SIP/2.0")
-        if host[0] == "[":
-            host = parse_host(host, text)
-        port_number = None
-        if port is not None:
-            port_number = int(port)
+        m = _VIA_FAST(text)
+        if m is not None:
+            transport, host, port, params_text = m.groups()
+            canonical = transport.isupper()
+            general = False
+        else:
+            m = _VIA(text)
+            if m is None:
+                raise ParseError(f"malformed Via value {text.strip()!r} (RFC 3261 §20.42)")
+            protocol, version, transport, host, port, params_text = m.groups()
+            if version != "2.0" or protocol.upper() != "SIP":
+                raise ParseError(f"Via protocol {protocol}/{version} is not SIP/2.0")
+            canonical = False
+            general = True
+        via = _new(Via)
+        via._transport = transport if canonical else transport.upper()
+        via._host = parse_host(host, text) if host[0] == "[" else host
+        if port is None:
+            via._port = None
+        else:
+            via._port = port_number = int(port)
             if port_number > 65535:
                 raise ParseError(f"Via port {port_number} is out of range")
-        params: dict[str, str | None] = {}
+            if port[0] == "0":
+                canonical = False
         if params_text:
-            params = _parse_generic_params(params_text, "Via")
-            rport = params.get("rport")
-            if rport is not None and (_DIGITS(rport) is None or len(rport) > 5
-                                      or int(rport) > 65535):
-                raise ParseError(f"Via rport {rport!r} is not a port number (RFC 3581)")
-            ttl = params.get("ttl")
-            if "ttl" in params and (ttl is None or _DIGITS(ttl) is None or len(ttl) > 3
-                                    or int(ttl) > 255):
-                raise ParseError(f"Via ttl {ttl!r} is not 0-255 (RFC 3261 §20.42)")
-        return cls(transport.upper(), host, port_number, params)
+            if general:
+                params = _parse_generic_params(params_text, "Via")[0]
+            else:
+                params, ok = split_params(params_text)
+                canonical = canonical and ok
+            if "rport" in params or "ttl" in params:
+                _check_via_numbers(params)
+        else:
+            params = {}
+        via._params = params
+        via._raw = text if canonical else None
+        return via
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Via):
+            return NotImplemented
+        return (self._host == other._host and self._port == other._port
+                and self._transport == other._transport and self._params == other._params)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"Via(transport={self._transport!r}, host={self._host!r}, "
+                f"port={self._port!r}, params={self._params!r})")
 
     def __str__(self) -> str:
-        out = f"SIP/2.0/{self.transport} {format_host(self.host)}"
-        if self.port is not None:
-            out += f":{self.port}"
-        if self.params:
-            out += _format_params(self.params)
+        raw = self._raw
+        if raw:
+            return raw  # type: ignore[return-value]
+        host = self._host
+        out = f"SIP/2.0/{self._transport} {f'[{host}]' if ':' in host else host}"
+        if self._port is not None:
+            out += f":{self._port}"
+        if self._params:
+            out += format_params(self._params)
+        if raw is None:
+            self._raw = out
         return out
+
+
+def _check_via_numbers(params: dict[str, str | None]) -> None:
+    rport = params.get("rport")
+    if rport is not None and (_DIGITS(rport) is None or len(rport) > 5 or int(rport) > 65535):
+        raise ParseError(f"Via rport {rport!r} is not a port number (RFC 3581)")
+    ttl = params.get("ttl")
+    if "ttl" in params and (ttl is None or _DIGITS(ttl) is None or len(ttl) > 3
+                            or int(ttl) > 255):
+        raise ParseError(f"Via ttl {ttl!r} is not 0-255 (RFC 3261 §20.42)")
 
 
 @dataclass(slots=True)
@@ -382,13 +591,35 @@ class CSeq:
         m = _CSEQ(text)
         if m is None:
             raise ParseError(f"malformed CSeq {text!r} (RFC 3261 §20.16)")
-        digits = m.group(1)
+        digits, method = m.groups()
         if len(digits) > 10 or int(digits) > MAX_CSEQ:
             raise ParseError(f"CSeq number {digits[:40]} exceeds 2**32-1 (RFC 3261 §8.1.1.5)")
-        return cls(int(digits), m.group(2))
+        cseq = _new(CSeq)
+        cseq.seq = int(digits)
+        cseq.method = method
+        return cseq
 
     def __str__(self) -> str:
         return f"{self.seq} {self.method}"
+
+
+@dataclass
+class _NameAddrFields:
+    uri: Uri
+    display_name: str | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass
+class _ViaFields:
+    transport: str
+    host: str
+    port: int | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+
+
+NameAddr.__dataclass_fields__ = _NameAddrFields.__dataclass_fields__
+Via.__dataclass_fields__ = _ViaFields.__dataclass_fields__
 
 
 class Headers:

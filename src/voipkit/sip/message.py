@@ -52,6 +52,14 @@ _CANONICAL_NAMES: Final = {key: spec.name for key, spec in HEADER_SPECS.items()}
 _CANONICAL_ORDER: Final = ("via", "max-forwards", "from", "to", "call-id", "cseq", "route",
                            "record-route", "contact", "expires", "content-type")
 _ROUTING_KEYS: Final = frozenset((*_CANONICAL_ORDER, "content-length"))
+#: Header names exactly as they are usually written (canonical, lower-case, compact in both
+#: cases) -> key, so the common line needs no ``lower()``.
+_WIRE_KEYS: Final = {
+    **{spec.name: key for key, spec in HEADER_SPECS.items()},
+    **{key: key for key in HEADER_SPECS},
+    **{name.upper(): key for name, key in NAME_KEYS.items() if len(name) == 1},
+    **{name: key for name, key in NAME_KEYS.items() if len(name) == 1},
+}
 
 
 class Message:
@@ -137,27 +145,43 @@ class Message:
             lines.append(f"Content-Length: {len(self.body)}")
 
     def __bytes__(self) -> bytes:
+        # The layout lists, per header line read (or in canonical order for a built message),
+        # the routing key, or None for the next entry of ``headers``. Each routing header is
+        # written once, at the place of its first line; values reuse their cached text.
         lines = [self._start_line()]
+        append = lines.append
         entries = self.headers._entries
+        n_entries = len(entries)
         emitted: set[str] = set()
         i = 0
         for key in self._layout:
             if key is None:
-                if i < len(entries):
+                if i < n_entries:
                     entry = entries[i]
-                    lines.append(f"{entry[1]}: {entry[2]}")
+                    append(f"{entry[1]}: {entry[2]}")
                     i += 1
             elif key not in emitted:
                 emitted.add(key)
-                self._emit(key, lines)
-        for key in _CANONICAL_ORDER:
-            if key not in emitted:
-                self._emit(key, lines)
+                if key == "via":
+                    for v in self.via:
+                        append("Via: " + str(v))
+                elif key == "from":
+                    append("From: " + str(self.from_))
+                elif key == "to":
+                    append("To: " + str(self.to))
+                elif key == "call-id":
+                    append("Call-ID: " + self.call_id)
+                else:
+                    self._emit(key, lines)
+        if len(emitted) < 12:
+            for key in _CANONICAL_ORDER:
+                if key not in emitted:
+                    self._emit(key, lines)
         for entry in entries[i:]:
-            lines.append(f"{entry[1]}: {entry[2]}")
+            append(f"{entry[1]}: {entry[2]}")
         if "content-length" not in emitted:
-            lines.append(f"Content-Length: {len(self.body)}")
-        lines.append("\r\n")
+            append(f"Content-Length: {len(self.body)}")
+        append("\r\n")
         return "\r\n".join(lines).encode() + self.body
 
     def _fields(self) -> tuple[object, ...]:
@@ -239,18 +263,14 @@ class Response(Message):
         no tag yet. Record-Route is copied for 101-299 responses to dialog-creating requests
         (§12.1.1). Values are copies, so changing the response never changes the request.
         """
-        to = NameAddr(request.to.uri, request.to.display_name, dict(request.to.params))
+        to = request.to.copy()
         if to_tag is not None and to.tag is None:
             to.tag = to_tag
         record_route: list[NameAddr] = []
         if 101 <= status <= 299 and request.method in DIALOG_CREATING_METHODS:
-            record_route = [NameAddr(r.uri, r.display_name, dict(r.params))
-                            for r in request.record_route]
-        from_ = request.from_
-        return cls(status, reason,
-                   via=[Via(v.transport, v.host, v.port, dict(v.params)) for v in request.via],
-                   from_=NameAddr(from_.uri, from_.display_name, dict(from_.params)),
-                   to=to, call_id=request.call_id,
+            record_route = [r.copy() for r in request.record_route]
+        return cls(status, reason, via=[v.copy() for v in request.via],
+                   from_=request.from_.copy(), to=to, call_id=request.call_id,
                    cseq=CSeq(request.cseq.seq, request.cseq.method), record_route=record_route)
 
     def _start_line(self) -> str:
@@ -340,7 +360,7 @@ def parse_message(data: bytes, *, stream: bool = False,
         if _METHOD(method) is None:
             raise ParseError(f"method {method[:40]!r} is not a token (RFC 3261 §25.1)")
         uri = parse_uri(uri_text)
-        if isinstance(uri, SipUri) and uri.headers:
+        if isinstance(uri, SipUri) and uri.has_headers:
             raise ParseError("a SIP Request-URI must not contain headers (RFC 3261 §19.1.1)")
         msg = Request.__new__(Request)
         msg.method = method
@@ -365,20 +385,23 @@ def parse_message(data: bytes, *, stream: bool = False,
     name_keys = NAME_KEYS
     routing = _ROUTING_KEYS
 
+    wire_keys = _WIRE_KEYS
     for line in lines[1:]:
         name, colon, value = line.partition(":")
-        if not colon:
-            raise ParseError(f"header line {line[:60]!r} has no colon (RFC 3261 §7.3)")
-        name = name.rstrip(" \t")
-        lname = name.lower()
-        key = name_keys.get(lname)
-        value = value.strip(" \t")
+        key = wire_keys.get(name)
         if key is None:
-            if _HEADER_NAME(name) is None:
-                raise ParseError(f"header name {name[:40]!r} is not a token (RFC 3261 §7.3)")
-            entries.append((lname, name, value))
-            layout.append(None)
-            continue
+            if not colon:
+                raise ParseError(f"header line {line[:60]!r} has no colon (RFC 3261 §7.3)")
+            name = name.rstrip(" \t")
+            lname = name.lower()
+            key = name_keys.get(lname)
+            if key is None:
+                if _HEADER_NAME(name) is None:
+                    raise ParseError(f"header name {name[:40]!r} is not a token (RFC 3261 §7.3)")
+                entries.append((lname, name, value.strip(" \t")))
+                layout.append(None)
+                continue
+        value = value.strip(" \t")
         if key not in routing:
             entries.append((key, _CANONICAL_NAMES[key], value))
             layout.append(None)

@@ -9,12 +9,23 @@ Values keep what was written: a user part stays in its escaped form (``%75se%72`
 it (RFC 3261 §19.1.2: escaping is undone once, never recursively). Parameter names are
 lower-cased (they compare case-insensitively, §19.1.4); values are kept as written. An
 IPv6 host is stored without its brackets and gets them back in ``str()``.
+
+Speed (docs/performance.md "SIP parse"): each value caches its ``str()`` text in ``_raw``.
+The parser stores the text it read there when that text is already what ``str()`` would
+write. Every setter clears the cache; reading ``params`` or ``headers`` (the mutable dicts)
+turns caching off for that object for good, since the caller may change the dict later.
+``_raw`` is therefore a ``str`` (valid cache), None (not cached yet) or False (never cache).
+Containers (``NameAddr``) check ``uri._raw is <the text they saw>`` before reusing their
+own cached text. The classes are plain ``__slots__`` classes; ``dataclasses.replace`` and
+``dataclasses.fields`` still work through a ``__dataclass_fields__`` table copied from a
+field-spec dataclass.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
-from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 from voipkit.sip import grammar
@@ -24,6 +35,10 @@ _SIP_URI_REST = grammar.SIP_URI_REST.fullmatch
 _TEL_URI_REST = grammar.TEL_URI_REST.fullmatch
 _ABSOLUTE_REST = grammar.ABSOLUTE_URI_REST.fullmatch
 _BAD_ESCAPE = grammar.BAD_ESCAPE.search
+_new = object.__new__
+
+#: The three states of a value's ``_raw`` cache (see the module docstring).
+RawCache = str | None | bool
 
 
 def unescape(text: str) -> str:
@@ -48,33 +63,141 @@ def parse_host(host: str, text: str) -> str:
     return inner
 
 
-def _parse_params(raw: str) -> dict[str, str | None]:
+def split_params(raw: str) -> tuple[dict[str, str | None], bool]:
+    """``;a=1;B;c`` (already validated) -> ({"a": "1", "b": None, "c": None}, canonical).
+
+    ``canonical`` is True when formatting the dict gives ``raw`` back: every name was
+    written in lower case and none repeats.
+    """
     params: dict[str, str | None] = {}
+    canonical = True
+    count = 0
     for item in raw[1:].split(";"):
         name, eq, value = item.partition("=")
-        params[name.lower()] = value if eq else None
-    return params
+        lname = name.lower()
+        if lname != name:
+            canonical = False
+        params[lname] = value if eq else None
+        count += 1
+    return params, canonical and count == len(params)
 
 
-def _format_params(params: dict[str, str | None]) -> str:
+def format_params(params: dict[str, str | None]) -> str:
     return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
 
 
-@dataclass(slots=True, kw_only=True)
-class SipUri:
-    """A ``sip:`` or ``sips:`` URI (RFC 3261 §19.1.1)."""
+def _check_escapes(text: str) -> None:
+    if _BAD_ESCAPE(text) is not None:
+        raise ParseError(f"'%' not followed by two hex digits in URI {text!r} (RFC 3261 §25.1)")
 
-    scheme: str = "sip"
-    user: str | None = None
-    "User part in its escaped form, as written; None when absent."
-    password: str | None = None
-    host: str = ""
-    "Host name, IPv4 literal, or IPv6 literal *without* brackets."
-    port: int | None = None
-    params: dict[str, str | None] = field(default_factory=dict)
-    "uri-parameters in order; names lower-cased; None for a valueless parameter (``;lr``)."
-    headers: dict[str, str] = field(default_factory=dict)
-    "Embedded ``?name=value`` headers, escaped as written."
+
+def _port(port: str, text: str) -> int:
+    number = int(port)
+    if number > 65535:
+        raise ParseError(f"port {number} out of range in URI {text!r}")
+    return number
+
+
+class SipUri:
+    """A ``sip:`` or ``sips:`` URI (RFC 3261 §19.1.1).
+
+    Fields: ``scheme``, ``user`` (escaped form as written; None when absent), ``password``,
+    ``host`` (name, IPv4 literal, or IPv6 literal *without* brackets), ``port``, ``params``
+    (uri-parameters in order, names lower-cased, None for a valueless ``;lr``) and
+    ``headers`` (embedded ``?name=value`` headers, escaped as written).
+    """
+
+    __slots__ = ("_headers", "_host", "_params", "_password", "_port", "_raw", "_scheme",
+                 "_user")
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    _scheme: str
+    _user: str | None
+    _password: str | None
+    _host: str
+    _port: int | None
+    _params: dict[str, str | None]
+    _headers: dict[str, str]
+    _raw: RawCache
+
+    def __init__(self, *, scheme: str = "sip", user: str | None = None,
+                 password: str | None = None, host: str = "", port: int | None = None,
+                 params: dict[str, str | None] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        self._scheme = scheme
+        self._user = user
+        self._password = password
+        self._host = host
+        self._port = port
+        self._params = {} if params is None else params
+        self._headers = {} if headers is None else headers
+        self._raw = None
+
+    @property
+    def scheme(self) -> str:
+        return self._scheme
+
+    @scheme.setter
+    def scheme(self, value: str) -> None:
+        self._scheme = value
+        self._raw = None
+
+    @property
+    def user(self) -> str | None:
+        return self._user
+
+    @user.setter
+    def user(self, value: str | None) -> None:
+        self._user = value
+        self._raw = None
+
+    @property
+    def password(self) -> str | None:
+        return self._password
+
+    @password.setter
+    def password(self, value: str | None) -> None:
+        self._password = value
+        self._raw = None
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @host.setter
+    def host(self, value: str) -> None:
+        self._host = value
+        self._raw = None
+
+    @property
+    def port(self) -> int | None:
+        return self._port
+
+    @port.setter
+    def port(self, value: int | None) -> None:
+        self._port = value
+        self._raw = None
+
+    @property
+    def params(self) -> dict[str, str | None]:
+        """The parameter dict; reading it turns off this URI's text cache (see module doc)."""
+        self._raw = False
+        return self._params
+
+    @params.setter
+    def params(self, value: dict[str, str | None]) -> None:
+        self._params = value
+        self._raw = False
+
+    @property
+    def headers(self) -> dict[str, str]:
+        self._raw = False
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: dict[str, str]) -> None:
+        self._headers = value
+        self._raw = False
 
     @classmethod
     def parse(cls, text: str) -> SipUri:
@@ -90,57 +213,145 @@ class SipUri:
 
     @property
     def transport(self) -> str | None:
-        return self.params.get("transport")
+        return self._params.get("transport")
 
     @property
     def lr(self) -> bool:
         """True when the loose-routing flag is present (RFC 3261 §19.1.1)."""
-        return "lr" in self.params
+        return "lr" in self._params
 
     @property
     def maddr(self) -> str | None:
-        return self.params.get("maddr")
+        return self._params.get("maddr")
 
     @property
     def secure(self) -> bool:
-        return self.scheme == "sips"
+        return self._scheme == "sips"
 
-    def replace(self, **changes: object) -> SipUri:
+    @property
+    def has_headers(self) -> bool:
+        """True when the URI embeds ``?headers`` (without turning off the text cache)."""
+        return bool(self._headers)
+
+    def replace(self, **changes: Any) -> SipUri:
         """A copy with some fields changed (the same as ``dataclasses.replace``)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SipUri):
+            return NotImplemented
+        return (self._host == other._host and self._user == other._user
+                and self._port == other._port and self._scheme == other._scheme
+                and self._password == other._password and self._params == other._params
+                and self._headers == other._headers)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"SipUri(scheme={self._scheme!r}, user={self._user!r}, "
+                f"password={self._password!r}, host={self._host!r}, port={self._port!r}, "
+                f"params={self._params!r}, headers={self._headers!r})")
 
     def __str__(self) -> str:
-        out = self.scheme + ":"
-        if self.user is not None:
-            out += self.user if self.password is None else f"{self.user}:{self.password}"
+        raw = self._raw
+        if raw:
+            return raw  # type: ignore[return-value]
+        out = self._scheme + ":"
+        if self._user is not None:
+            out += self._user if self._password is None else f"{self._user}:{self._password}"
             out += "@"
-        out += f"[{self.host}]" if ":" in self.host else self.host
-        if self.port is not None:
-            out += f":{self.port}"
-        if self.params:
-            out += _format_params(self.params)
-        if self.headers:
-            out += "?" + "&".join(f"{k}={v}" for k, v in self.headers.items())
+        host = self._host
+        out += f"[{host}]" if ":" in host else host
+        if self._port is not None:
+            out += f":{self._port}"
+        if self._params:
+            out += format_params(self._params)
+        if self._headers:
+            out += "?" + "&".join(f"{k}={v}" for k, v in self._headers.items())
+        if raw is None:
+            self._raw = out
         return out
 
 
-@dataclass(slots=True, kw_only=True)
+def make_sip_uri(scheme: str, user: str | None, password: str | None, host: str,
+                 port: str | None, params: str | None, headers: str | None,
+                 text: str) -> SipUri:
+    """Build a SipUri from the groups of ``grammar.SIP_URI_REST`` (already matched).
+
+    ``text`` is the whole URI as written; it becomes the cached ``str()`` when it is
+    canonical (lower-case scheme, lower-case unique parameter names, no leading zeros).
+
+    Raises:
+        ParseError: 400 for a bad escape, a bad IPv6 reference or a port above 65535.
+    """
+    canonical = text[:3] == "sip"
+    if "%" in text:
+        _check_escapes(text)
+    if host[0] == "[":
+        host = parse_host(host, text)
+    uri = _new(SipUri)
+    uri._scheme = scheme
+    uri._user = user
+    uri._password = password
+    uri._host = host
+    if port is None:
+        uri._port = None
+    else:
+        uri._port = _port(port, text)
+        if port[0] == "0":
+            canonical = False
+    if params:
+        uri._params, ok = split_params(params)
+        canonical = canonical and ok
+    else:
+        uri._params = {}
+    uri._headers = {}
+    if headers:
+        count = 0
+        for item in headers.split("&"):
+            name, _, value = item.partition("=")
+            uri._headers[name] = value
+            count += 1
+        canonical = canonical and count == len(uri._headers)
+    uri._raw = text if canonical else None
+    return uri
+
+
+@dataclasses.dataclass(kw_only=True)
+class _SipUriFields:
+    scheme: str = "sip"
+    user: str | None = None
+    password: str | None = None
+    host: str = ""
+    port: int | None = None
+    params: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+SipUri.__dataclass_fields__ = _SipUriFields.__dataclass_fields__
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
 class TelUri:
     """A ``tel:`` URI (RFC 3966): a global (+...) or local number with parameters."""
 
     number: str
     "As written, visual separators included."
-    params: dict[str, str | None] = field(default_factory=dict)
+    params: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    _raw: RawCache = dataclasses.field(default=False, init=False, repr=False, compare=False)
+    "Never cached: the fields are plain and settable."
 
     def __str__(self) -> str:
-        return f"tel:{self.number}{_format_params(self.params)}"
+        return f"tel:{self.number}{format_params(self.params)}"
 
 
-@dataclass(slots=True)
+@dataclasses.dataclass(slots=True)
 class AbsoluteUri:
     """A URI of any other scheme (http:, isbn:, urn: ...), kept as raw text."""
 
     raw: str
+    _raw: RawCache = dataclasses.field(default=False, init=False, repr=False, compare=False)
+    "Never cached: ``raw`` is plain and settable."
 
     @property
     def scheme(self) -> str:
@@ -171,27 +382,13 @@ def parse_uri(text: str, *, allow_absolute: bool = True) -> Uri:
         if m is None:
             raise ParseError(f"malformed {scheme.upper()} URI {text!r} (RFC 3261 §25.1)")
         user, password, host, port, params, headers = m.groups()
-        if "%" in text and _BAD_ESCAPE(text) is not None:
-            raise ParseError(f"'%' not followed by two hex digits in URI {text!r} (RFC 3261 §25.1)")
-        if host[0] == "[":
-            host = parse_host(host, text)
-        port_number = None
-        if port is not None:
-            port_number = int(port)
-            if port_number > 65535:
-                raise ParseError(f"port {port_number} out of range in URI {text!r}")
-        uri = SipUri(scheme=scheme, user=user, password=password, host=host, port=port_number,
-                     params=_parse_params(params) if params else {})
-        if headers:
-            for item in headers.split("&"):
-                name, _, value = item.partition("=")
-                uri.headers[name] = value
-        return uri
+        return make_sip_uri(scheme, user, password, host, port, params, headers, text)
     if scheme == "tel":
         m = _TEL_URI_REST(text, colon + 1)
         if m is None:
             raise ParseError(f"malformed tel URI {text!r} (RFC 3966 §3)")
-        return TelUri(number=m["number"], params=_parse_params(m["params"]) if m["params"] else {})
+        params = split_params(m["params"])[0] if m["params"] else {}
+        return TelUri(number=m["number"], params=params)
     if colon <= 0 or grammar.SCHEME.match(text) is None:
         raise ParseError(f"{text!r} is not a URI: no scheme")
     if not allow_absolute:
