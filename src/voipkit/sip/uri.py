@@ -69,6 +69,10 @@ def split_params(raw: str) -> tuple[dict[str, str | None], bool]:
     ``canonical`` is True when formatting the dict gives ``raw`` back: every name was
     written in lower case and none repeats.
     """
+    if raw.find(";", 1) < 0:  # one parameter: the common case, no loop
+        name, eq, value = raw[1:].partition("=")
+        lname = name.lower()
+        return {lname: value if eq else None}, lname == name
     params: dict[str, str | None] = {}
     canonical = True
     count = 0
