@@ -1,0 +1,631 @@
+"""RtpStream: one audio stream of a call, send and receive paths, sans-IO.
+
+Knows: how the pieces of ``voipkit.media`` fit into one RTP session (RFC 3550):
+a codec row from the registry, RTP packetization (sequence numbers, timestamps,
+the marker bit of RFC 3551 §4.1), RFC 4733 telephone-events replacing audio
+packets, SSRC locking, reception statistics, the jitter buffer and packet-loss
+concealment, and the RTCP report schedule (RFC 3550 §6.2-§6.4).
+Must not know: sockets, asyncio, SIP, SDP text or the clock. Every method that
+depends on time takes ``now`` (or ``arrival``) in seconds on one monotonic
+timeline; randomness (SSRC, first sequence number and timestamp, the RTCP
+interval jitter) comes from an injected ``voipkit.base.ids.IdSource``.
+
+Driving it. A media clock calls, once per ``ptime``: ``encode_frame(pcm, now=t)``
+and sends every returned datagram; ``pull_audio(samples, now=t)`` for playout;
+and ``build_rtcp(now=t)`` when ``rtcp_due(t)``. Received datagrams go to
+``receive_rtp`` / ``receive_rtcp`` (or ``receive``, which demultiplexes per
+RFC 5761 §4). Received DTMF digits are drained with ``pop_dtmf()``.
+
+Direction (RFC 3264 §5.1, from our side, as ``NegotiatedMedia.direction``):
+a stream that does not send (recvonly, inactive) encodes nothing but keeps its
+RTP clock running and keeps sending RTCP; a stream that does not receive
+(sendonly, inactive) counts and discards the audio it is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from voipkit.base.ids import IdSource
+from voipkit.media.codecs import DEFAULT_CODECS, CodecRegistry, CodecSpec, Decoder, Pcm
+from voipkit.media.dtmf import DtmfDigit, DtmfReceiver, DtmfSender
+from voipkit.media.frames import silence
+from voipkit.media.jitter import Frame, JitterBuffer, Missing
+from voipkit.media.rtcp import (
+    ReportBlock,
+    RtcpByePacket,
+    RtcpPacket,
+    RtcpRrPacket,
+    RtcpSdesPacket,
+    RtcpSrPacket,
+    build_compound,
+    ntp_from_seconds,
+    ntp_middle32,
+    parse_rtcp,
+    rtt,
+)
+from voipkit.media.rtp import MalformedPacket, RtpPacket, is_rtcp
+from voipkit.media.stats import ReceiverStats, SenderStats
+from voipkit.sdp import Direction, NegotiatedMedia
+
+__all__ = [
+    "RTCP_INTERVAL",
+    "SSRC_SWITCH_AFTER",
+    "RtpStream",
+    "StreamConfig",
+    "StreamCounters",
+]
+
+#: RFC 3550 §6.2: "The RECOMMENDED value for a fixed minimum interval is 5 seconds."
+RTCP_INTERVAL = 5.0
+#: Packets in a row from a new SSRC before the stream follows it (the remote restarted).
+SSRC_SWITCH_AFTER = 3
+_TS_MASK = 0xFFFF_FFFF
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamConfig:
+    """What one stream sends and accepts: the media half of a negotiated m= line.
+
+    Attributes:
+        payload_type: the payload type the remote expects our audio with.
+        codec: the registry row of the audio codec we send.
+        ptime: seconds of audio per packet.
+        telephone_event_pt: RFC 4733 payload type, or None when not negotiated.
+        telephone_event_clock_rate: the telephone-event RTP clock.
+        direction: our direction (``Direction.sends`` / ``.receives``).
+        receive_codecs: payload types we accept audio on; empty means only
+            ``payload_type`` with ``codec``.
+    """
+
+    payload_type: int
+    codec: CodecSpec
+    ptime: float = 0.02
+    telephone_event_pt: int | None = None
+    telephone_event_clock_rate: int = 8000
+    direction: Direction = Direction.SENDRECV
+    receive_codecs: Mapping[int, CodecSpec] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.codec.is_audio:
+            raise ValueError(f"{self.codec.name} carries events, not audio; it cannot be sent")
+        if not 0 <= self.payload_type <= 127:
+            raise ValueError(f"payload type {self.payload_type} is not 0-127")
+        samples = self.ptime * self.codec.clock_rate
+        if samples < 1 or abs(samples - round(samples)) > 1e-6:
+            raise ValueError(f"ptime {self.ptime} s is not a whole number of samples "
+                             f"at {self.codec.clock_rate} Hz")
+
+    @property
+    def frame_samples(self) -> int:
+        """RTP timestamp units per packet."""
+        return round(self.ptime * self.codec.clock_rate)
+
+    @property
+    def pcm_samples(self) -> int:
+        """PCM samples per packet at the codec's sample rate."""
+        return round(self.ptime * self.codec.sample_rate)
+
+    @property
+    def accepted(self) -> Mapping[int, CodecSpec]:
+        """Payload type -> audio codec for every payload type we decode."""
+        if self.receive_codecs:
+            return self.receive_codecs
+        return MappingProxyType({self.payload_type: self.codec})
+
+    @classmethod
+    def from_negotiated(
+        cls, media: NegotiatedMedia, registry: CodecRegistry = DEFAULT_CODECS
+    ) -> StreamConfig:
+        """The stream configuration for one accepted m= line.
+
+        Raises:
+            ValueError: the negotiated send codec is not an audio row of ``registry``.
+        """
+        send = media.send_codec
+        spec = registry.find(send.encoding, send.clock_rate, send.channels)
+        if spec is None or not spec.is_audio:
+            raise ValueError(f"no audio codec row for {send.encoding}/{send.clock_rate}")
+        receive: dict[int, CodecSpec] = {}
+        for pt, rtpmap in media.payload_types.items():
+            row = registry.find(rtpmap.encoding, rtpmap.clock_rate, rtpmap.channels)
+            if row is not None and row.is_audio:
+                receive[pt] = row
+        receive.setdefault(send.payload_type, spec)
+        return cls(
+            payload_type=send.payload_type,
+            codec=spec,
+            ptime=media.ptime,
+            telephone_event_pt=media.telephone_event_pt,
+            direction=media.direction,
+            receive_codecs=MappingProxyType(receive),
+        )
+
+
+@dataclass(slots=True)
+class StreamCounters:
+    """What happened to packets and frames since the stream was created."""
+
+    packets_sent: int = 0
+    bytes_sent: int = 0
+    "Datagram octets (header included)."
+    packets_received: int = 0
+    "RTP packets accepted from the locked source, audio and events."
+    bytes_received: int = 0
+    malformed: int = 0
+    "Datagrams that did not parse as RTP, and bad telephone-event payloads."
+    unknown_payload_type: int = 0
+    foreign_ssrc: int = 0
+    "Packets from a source other than the locked one (before a switch)."
+    ssrc_changes: int = 0
+    discarded: int = 0
+    "Audio received while our direction does not receive."
+    frames_decoded: int = 0
+    concealed_frames: int = 0
+    "Frames made up by the decoder's loss concealment (the packet was missing)."
+    silence_frames: int = 0
+    "Frames of silence while the jitter buffer was filling."
+    event_frames: int = 0
+    "Frames covered by telephone-event packets, played as silence."
+    rtcp_sent: int = 0
+    rtcp_received: int = 0
+    rtcp_malformed: int = 0
+    dtmf_sent: int = 0
+    dtmf_received: int = 0
+
+
+class RtpStream:
+    """The send and receive paths of one RTP audio stream.
+
+    Args:
+        config: codec, payload types, ptime, telephone-event and direction.
+        ids: randomness for the SSRC, the first sequence number and timestamp
+            (RFC 3550 §5.1: "SHOULD be random") and the RTCP interval.
+        cname: the SDES CNAME (RFC 3550 §6.5.1); default a random token.
+        rtcp_interval: the deterministic RTCP interval ``T`` in seconds; each
+            interval is ``T`` times a random factor in [0.5, 1.5) (RFC 3550 §6.2).
+        wallclock_offset: Unix time minus ``now``, for the NTP fields of SRs.
+            RTT measurement only needs it to be constant.
+        ssrc_switch_after: packets in a row from a new SSRC before switching to it.
+        jitter_delay: the jitter buffer's initial target delay, seconds.
+        now: the stream's creation time (the first RTCP report is due half an
+            interval later, RFC 3550 §6.2).
+    """
+
+    def __init__(
+        self,
+        config: StreamConfig,
+        *,
+        ids: IdSource,
+        cname: str | None = None,
+        rtcp_interval: float = RTCP_INTERVAL,
+        wallclock_offset: float = 0.0,
+        ssrc_switch_after: int = SSRC_SWITCH_AFTER,
+        jitter_delay: float = 0.04,
+        now: float,
+    ) -> None:
+        self._ids = ids
+        self.ssrc = ids.ssrc() & _TS_MASK
+        self._seq = ids.ssrc() & 0xFFFF
+        self._timestamp = ids.ssrc() & _TS_MASK
+        self.cname = cname if cname is not None else f"{ids.token(8)}@voipkit"
+        self.rtcp_interval = rtcp_interval
+        self.wallclock_offset = wallclock_offset
+        self.ssrc_switch_after = ssrc_switch_after
+        self._jitter_delay = jitter_delay
+        self.counters = StreamCounters()
+        self._config = config
+        self._encoder = config.codec.make_encoder()
+        self._decoders: dict[int, Decoder] = {}
+        self._last_decoder: Decoder | None = None
+        self._sender = SenderStats(clock_rate=config.codec.clock_rate)
+        self._dtmf_sender: DtmfSender | None = None
+        self._event_timestamp = 0
+        self._talkspurt = True  # the next audio packet starts a talkspurt (marker bit)
+        self._sent_since_report = False
+        self._jitter = self._new_jitter_buffer()
+        self._remote_ssrc: int | None = None
+        self._candidate: int | None = None
+        self._candidate_count = 0
+        self._receiver: ReceiverStats | None = None
+        self._dtmf_receiver = DtmfReceiver()
+        self._last_audio: tuple[int, int] | None = None  # (seq, timestamp) of the last audio
+        self._dtmf_events: list[DtmfDigit] = []
+        self._pending: Pcm = silence(0)
+        self._rtt: float | None = None
+        self._remote_report: ReportBlock | None = None
+        self.remote_bye = False
+        "True once the remote source said BYE (RFC 3550 §6.6)."
+        self.next_rtcp_at = now + self._interval() / 2
+
+    # -- configuration -----------------------------------------------------------------
+
+    @property
+    def config(self) -> StreamConfig:
+        return self._config
+
+    def reconfigure(self, config: StreamConfig) -> None:
+        """Apply a new negotiation (re-INVITE, hold, resume); keeps SSRC, seq and timestamp.
+
+        A new send codec gets a new encoder; a new telephone-event setting drops
+        queued digits; the jitter buffer is kept unless the packet size changes.
+        """
+        old = self._config
+        self._config = config
+        if config.codec != old.codec:
+            self._encoder = config.codec.make_encoder()
+            self._sender.clock_rate = config.codec.clock_rate
+        if (config.telephone_event_pt != old.telephone_event_pt or config.ptime != old.ptime
+                or config.telephone_event_clock_rate != old.telephone_event_clock_rate):
+            self._dtmf_sender = None
+        if config.accepted != old.accepted:
+            self._decoders.clear()
+        if config.frame_samples != old.frame_samples or config.codec != old.codec:
+            self._jitter = self._new_jitter_buffer()
+            self._pending = silence(0)
+        if not old.direction.sends:
+            self._talkspurt = True
+
+    def _new_jitter_buffer(self) -> JitterBuffer:
+        delay = max(self._jitter_delay, self._config.ptime)
+        return JitterBuffer(self._config.codec.clock_rate, self._config.frame_samples,
+                            initial_delay=delay, min_delay=min(0.02, delay))
+
+    # -- send path -------------------------------------------------------------------
+
+    def encode_frame(self, pcm: Pcm, *, now: float) -> list[bytes]:
+        """Packetize one ptime of audio captured at ``now``; returns the datagrams to send.
+
+        The RTP timestamp advances by the frame's length whether or not anything
+        is sent. While a DTMF event is queued, its telephone-event packet replaces
+        the audio packet (RFC 4733 §2.5.1). The first audio packet after the
+        start or after a period without sending has the marker bit (RFC 3551 §4.1).
+        """
+        cfg = self._config
+        step = len(pcm) * cfg.codec.clock_rate // cfg.codec.sample_rate
+        out: list[bytes] = []
+        if cfg.direction.sends:
+            event = self._dtmf_sender.next_packet() if self._dtmf_sender is not None else None
+            if event is not None and cfg.telephone_event_pt is not None:
+                if event.start:
+                    self._event_timestamp = self._timestamp
+                    self.counters.dtmf_sent += 1
+                packet = RtpPacket(
+                    payload_type=cfg.telephone_event_pt,
+                    sequence_number=self._seq,
+                    timestamp=(self._event_timestamp + event.timestamp_offset) & _TS_MASK,
+                    ssrc=self.ssrc,
+                    payload=event.payload,
+                    marker=event.marker,
+                )
+            else:
+                packet = RtpPacket(
+                    payload_type=cfg.payload_type,
+                    sequence_number=self._seq,
+                    timestamp=self._timestamp,
+                    ssrc=self.ssrc,
+                    payload=self._encoder.encode(pcm),
+                    marker=self._talkspurt,
+                )
+                self._talkspurt = False
+            data = bytes(packet)
+            out.append(data)
+            self._seq = (self._seq + 1) & 0xFFFF
+            self.counters.packets_sent += 1
+            self.counters.bytes_sent += len(data)
+            # the media time of this tick, so the SR extrapolates from it (RFC 3550 §6.4.1)
+            self._sender.sent(len(packet.payload), self._timestamp, now=now)
+            self._sent_since_report = True
+        else:
+            self._talkspurt = True
+        self._timestamp = (self._timestamp + step) & _TS_MASK
+        return out
+
+    def send_dtmf(self, digits: str, duration: float = 0.1, *, now: float) -> None:
+        """Queue RFC 4733 events for each character of ``digits`` (0-9 * # A-D !).
+
+        ``now`` is when the request was made; the events go out on the next
+        ``encode_frame`` calls.
+
+        Raises:
+            ValueError: telephone-event was not negotiated, or a character or the
+                duration is invalid.
+        """
+        cfg = self._config
+        if cfg.telephone_event_pt is None:
+            raise ValueError("telephone-event (RFC 4733) was not negotiated for this stream")
+        if self._dtmf_sender is None:
+            self._dtmf_sender = DtmfSender(clock_rate=cfg.telephone_event_clock_rate,
+                                           ptime=cfg.ptime)
+        self._dtmf_sender.send_digits(digits, duration=duration)
+
+    @property
+    def dtmf_busy(self) -> bool:
+        """True while DTMF events are queued or being sent."""
+        return self._dtmf_sender is not None and self._dtmf_sender.busy
+
+    # -- receive path ----------------------------------------------------------------
+
+    def receive(self, data: bytes, *, arrival: float) -> None:
+        """Feed one datagram from a port that may carry RTP and RTCP (RFC 5761 §4)."""
+        if is_rtcp(data):
+            self.receive_rtcp(data, arrival=arrival)
+        else:
+            self.receive_rtp(data, arrival=arrival)
+
+    def receive_rtp(self, data: bytes, *, arrival: float) -> None:
+        """Feed one RTP datagram that arrived at ``arrival``; bad input is counted, not raised."""
+        counters = self.counters
+        try:
+            packet = RtpPacket.parse(data)
+        except MalformedPacket:
+            counters.malformed += 1
+            return
+        cfg = self._config
+        pt = packet.payload_type
+        is_event = cfg.telephone_event_pt is not None and pt == cfg.telephone_event_pt
+        if not is_event and pt not in cfg.accepted:
+            counters.unknown_payload_type += 1
+            return
+        if not self._accept_ssrc(packet.ssrc):
+            counters.foreign_ssrc += 1
+            return
+        counters.packets_received += 1
+        counters.bytes_received += len(data)
+        assert self._receiver is not None
+        self._receiver.receive(packet.sequence_number, packet.timestamp, arrival=arrival)
+        if is_event:
+            self._receive_event(packet, arrival)
+            return
+        if not cfg.direction.receives:
+            counters.discarded += 1
+            return
+        self._last_audio = (packet.sequence_number, packet.timestamp)
+        self._jitter.put_payload(packet.sequence_number, packet.timestamp,
+                                 bytes([pt]) + packet.payload, arrival=arrival,
+                                 ssrc=packet.ssrc, marker=packet.marker)
+
+    def _receive_event(self, packet: RtpPacket, arrival: float) -> None:
+        cfg = self._config
+        try:
+            digit = self._dtmf_receiver.receive(packet.payload, packet.timestamp,
+                                                marker=packet.marker)
+        except ValueError:
+            self.counters.malformed += 1
+            return
+        if not cfg.direction.receives:
+            return
+        if digit is not None:
+            self.counters.dtmf_received += 1
+            self._dtmf_events.append(digit)
+        # The event packet takes the place of an audio frame: hold its sequence
+        # number in the jitter buffer (played as silence) at the media time it
+        # stands for, so the event neither looks like loss nor skews the jitter.
+        if self._last_audio is not None and cfg.telephone_event_pt is not None:
+            last_seq, last_ts = self._last_audio
+            delta = (packet.sequence_number - last_seq) & 0xFFFF
+            if 0 < delta < 0x8000:
+                ts = (last_ts + delta * cfg.frame_samples) & _TS_MASK
+                self._jitter.put_payload(packet.sequence_number, ts,
+                                         bytes([cfg.telephone_event_pt]), arrival=arrival,
+                                         ssrc=packet.ssrc)
+
+    def _accept_ssrc(self, ssrc: int) -> bool:
+        """Lock onto the first source; follow a new one after ``ssrc_switch_after`` packets."""
+        if self._remote_ssrc is None:
+            self._lock(ssrc)
+            return True
+        if ssrc == self._remote_ssrc:
+            self._candidate = None
+            self._candidate_count = 0
+            return True
+        if ssrc == self._candidate:
+            self._candidate_count += 1
+        else:
+            self._candidate = ssrc
+            self._candidate_count = 1
+        if self._candidate_count >= self.ssrc_switch_after:
+            self.counters.ssrc_changes += 1
+            self._lock(ssrc)
+            return True
+        return False
+
+    def _lock(self, ssrc: int) -> None:
+        self._remote_ssrc = ssrc
+        self._candidate = None
+        self._candidate_count = 0
+        self.remote_bye = False
+        self._receiver = ReceiverStats(ssrc=ssrc, clock_rate=self._config.codec.clock_rate,
+                                       min_sequential=1)
+        self._dtmf_receiver = DtmfReceiver()
+        self._last_audio = None
+        self._jitter.reset()
+
+    @property
+    def remote_ssrc(self) -> int | None:
+        """The source we listen to, or None before the first packet (or after its BYE)."""
+        return self._remote_ssrc
+
+    def pop_dtmf(self) -> list[DtmfDigit]:
+        """The DTMF digits received since the last call, once per event, in order."""
+        events, self._dtmf_events = self._dtmf_events, []
+        return events
+
+    def pull_audio(self, samples: int, *, now: float) -> Pcm:
+        """``samples`` of decoded PCM (at the codec's sample rate) to play at ``now``.
+
+        Pops the jitter buffer one packet-sized frame at a time: a frame is
+        decoded, a missing one is concealed by the decoder (counted), and while
+        the buffer fills the result is silence.
+        """
+        cfg = self._config
+        frame_pcm = cfg.pcm_samples
+        parts = [self._pending]
+        have = len(self._pending)
+        while have < samples:
+            item = self._jitter.pop(now=now)
+            if isinstance(item, Frame):
+                pt, body = item.payload[0], item.payload[1:]
+                if pt == cfg.telephone_event_pt and pt not in cfg.accepted:
+                    pcm = silence(frame_pcm)
+                    self.counters.event_frames += 1
+                else:
+                    decoder = self._decoder(pt)
+                    pcm = decoder.decode(body)
+                    self._last_decoder = decoder
+                    self.counters.frames_decoded += 1
+            elif isinstance(item, Missing):
+                self.counters.concealed_frames += 1
+                last = self._last_decoder
+                pcm = last.conceal(frame_pcm) if last is not None else silence(frame_pcm)
+            else:
+                self.counters.silence_frames += 1
+                pcm = silence(frame_pcm)
+            parts.append(pcm)
+            have += len(pcm)
+        joined = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        self._pending = joined[samples:]
+        result: Pcm = joined[:samples].astype(np.int16, copy=False)
+        return result
+
+    def _decoder(self, pt: int) -> Decoder:
+        decoder = self._decoders.get(pt)
+        if decoder is None:
+            decoder = self._decoders[pt] = self._config.accepted[pt].make_decoder()
+        return decoder
+
+    # -- RTCP -----------------------------------------------------------------------------
+
+    def _interval(self) -> float:
+        """``T`` times a factor uniform in [0.5, 1.5) from ``ids`` (RFC 3550 §6.3.1)."""
+        return self.rtcp_interval * (0.5 + (self._ids.ssrc() & _TS_MASK) / 2**32)
+
+    def rtcp_due(self, now: float) -> bool:
+        """True when a report should be built and sent at ``now``."""
+        return now >= self.next_rtcp_at
+
+    def _report(self, now: float) -> RtcpSrPacket | RtcpRrPacket:
+        """SR when we sent RTP since the last report, else RR (RFC 3550 §6.4)."""
+        receiver = self._receiver
+        blocks = [receiver.report_block(now=now)] if receiver is not None and receiver.valid \
+            else []
+        if self._sent_since_report:
+            self._sent_since_report = False
+            return self._sender.sender_report(self.ssrc, wallclock=now + self.wallclock_offset,
+                                              reports=blocks, now=now)
+        return RtcpRrPacket(self.ssrc, blocks)
+
+    def build_rtcp(self, *, now: float) -> bytes:
+        """A compound report (SR or RR, then SDES CNAME) and the next due time.
+
+        RFC 3550 §6.1: "Each individual RTCP packet in the compound packet ...
+        MUST contain a report packet (SR or RR) first ... and an SDES CNAME".
+        """
+        packets: list[RtcpPacket] = [self._report(now), RtcpSdesPacket.cname(self.ssrc,
+                                                                               self.cname)]
+        self.next_rtcp_at = now + self._interval()
+        self.counters.rtcp_sent += 1
+        return build_compound(packets)
+
+    def build_bye(self, *, now: float, reason: str | None = None) -> bytes:
+        """A compound report ending in BYE for our SSRC (RFC 3550 §6.6), to send on close."""
+        packets: list[RtcpPacket] = [
+            self._report(now),
+            RtcpSdesPacket.cname(self.ssrc, self.cname),
+            RtcpByePacket((self.ssrc,), reason),
+        ]
+        self.counters.rtcp_sent += 1
+        return build_compound(packets)
+
+    def receive_rtcp(self, data: bytes, *, arrival: float) -> None:
+        """Feed one RTCP datagram: SRs for LSR, report blocks for RTT, BYE to unlock."""
+        try:
+            packets = parse_rtcp(data)
+        except MalformedPacket:
+            self.counters.rtcp_malformed += 1
+            return
+        self.counters.rtcp_received += 1
+        for packet in packets:
+            blocks: list[ReportBlock] = []
+            if isinstance(packet, RtcpSrPacket):
+                if packet.ssrc == self._remote_ssrc and self._receiver is not None:
+                    self._receiver.record_sender_report(packet.ntp_timestamp, arrival=arrival)
+                blocks = packet.reports
+            elif isinstance(packet, RtcpRrPacket):
+                blocks = packet.reports
+            elif (isinstance(packet, RtcpByePacket) and self._remote_ssrc is not None
+                  and self._remote_ssrc in packet.ssrcs):
+                self._remote_ssrc = None  # the next source is locked at once
+                self.remote_bye = True
+            for block in blocks:
+                if block.ssrc != self.ssrc:
+                    continue
+                self._remote_report = block
+                arrived = ntp_middle32(ntp_from_seconds(arrival + self.wallclock_offset))
+                measured = rtt(arrived, block.lsr, block.dlsr)
+                if measured is not None:
+                    self._rtt = measured
+
+    @property
+    def rtt(self) -> float | None:
+        """The last round-trip time measured from a report block, seconds (RFC 3550 §6.4.1)."""
+        return self._rtt
+
+    @property
+    def remote_report(self) -> ReportBlock | None:
+        """The last report block the remote sent about our stream."""
+        return self._remote_report
+
+    # -- statistics ---------------------------------------------------------------------
+
+    def statistics(self, now: float) -> dict[str, int | float | str | None]:
+        """A snapshot of the stream's counters and quality figures at ``now``.
+
+        ``lost`` and ``fraction_lost`` are cumulative over the locked source
+        (RFC 3550 A.3); ``jitter_ms`` is the A.8 estimate; ``rtt_ms`` is None until
+        a report block with LSR came back; ``remote_*`` come from the peer's reports.
+        """
+        c = self.counters
+        receiver = self._receiver
+        expected = receiver.expected if receiver is not None else 0
+        lost = receiver.cumulative_lost if receiver is not None else 0
+        remote = self._remote_report
+        return {
+            "codec": self._config.codec.name,
+            "payload_type": self._config.payload_type,
+            "direction": self._config.direction.value,
+            "ssrc": self.ssrc,
+            "remote_ssrc": self._remote_ssrc,
+            "packets_sent": c.packets_sent,
+            "bytes_sent": c.bytes_sent,
+            "packets_received": c.packets_received,
+            "bytes_received": c.bytes_received,
+            "lost": lost,
+            "fraction_lost": max(0, lost) / expected if expected > 0 else 0.0,
+            "jitter_ms": 1000 * receiver.jitter_seconds if receiver is not None else 0.0,
+            "rtt_ms": None if self._rtt is None else 1000 * self._rtt,
+            "late": self._jitter.stats.late,
+            "duplicates": self._jitter.stats.duplicates,
+            "malformed": c.malformed,
+            "concealed_frames": c.concealed_frames,
+            "underruns": self._jitter.stats.underruns,
+            "jitter_buffer_delay_ms": 1000 * self._jitter.delay,
+            "dtmf_sent": c.dtmf_sent,
+            "dtmf_received": c.dtmf_received,
+            "rtcp_sent": c.rtcp_sent,
+            "rtcp_received": c.rtcp_received,
+            "remote_fraction_lost": None if remote is None else remote.fraction_lost / 256,
+            "remote_lost": None if remote is None else remote.packets_lost,
+            "remote_jitter_ms": None if remote is None
+            else 1000 * remote.jitter / self._config.codec.clock_rate,
+            "time": now,
+        }
+
+    @property
+    def jitter_buffer(self) -> JitterBuffer:
+        """The receive jitter buffer (for its ``stats`` and ``delay``)."""
+        return self._jitter
