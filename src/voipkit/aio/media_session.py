@@ -1,0 +1,446 @@
+"""AudioSession: the asyncio owner of one call's audio stream.
+
+Knows: the loop, its clock, UDP sockets through ``RtpSocketPair`` (port range,
+symmetric RTP), the clock-paced ``VirtualAudioDevice`` and the passive media
+ports (tone, WAV player, WAV recorder), and how to drive a sans-IO
+``voipkit.media.stream.RtpStream`` with them. Must not know: SIP, SDP text,
+dialogs or calls — it is configured from a ``voipkit.sdp.NegotiatedMedia`` and
+``api`` decides when (answer, re-INVITE, hold).
+
+One tick per ptime (``VirtualAudioDevice`` -> ``MediaClock``, drift-free): read a
+frame from the capture source, encode and send it (unless our direction does
+not send), send RTCP when due, then pull a frame from the stream's jitter
+buffer into the playout sinks (a recorder, if one runs). Received datagrams are
+handed to the stream as they arrive, stamped with the loop clock; received DTMF
+digits are reported to ``on_dtmf`` at once.
+
+Files. ``play_file`` and ``start_recording`` open WAV files; ``close()`` (also
+on ``async with`` exit, cancellation or error) stops the clock and always closes
+them, so a recording's header is final. The WAV writer also keeps the header
+valid after every frame, so even a process that dies mid-call leaves a playable
+file up to the last tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from voipkit.aio.audio_device import VirtualAudioDevice
+from voipkit.aio.rtp_socket import Address, RtpSocketPair
+from voipkit.base.ids import IdSource, RandomIds
+from voipkit.media.codecs import DEFAULT_CODECS, CodecRegistry
+from voipkit.media.frames import Pcm, silence
+from voipkit.media.ports import MediaSink, MediaSource, SilenceSource, WavFileSink, WavFileSource
+from voipkit.media.rtp import is_rtcp
+from voipkit.media.stream import RtpStream, StreamConfig
+from voipkit.sdp import NegotiatedMedia
+
+logger = logging.getLogger(__name__)
+
+DtmfHandler = Callable[[str], None]
+PlaybackHandler = Callable[[str, bool], None]
+"""``(path, played to the end)``."""
+
+
+class _Playout:
+    """The device's playout side: what the stream decoded, fanned out to the sinks."""
+
+    def __init__(self, session: AudioSession) -> None:
+        self._session = session
+
+    def read_frame(self, samples: int, sample_rate: int) -> Pcm:
+        return self._session._pull(samples)
+
+    def write_frame(self, frame: Pcm, sample_rate: int) -> None:
+        for sink in list(self._session.sinks):
+            sink.write_frame(frame, sample_rate)
+
+
+class AudioSession:
+    """One call's audio: sockets, clock, RTP stream, a capture source and playout sinks.
+
+    Create with ``await AudioSession.open(local_ip, port_range, ids)``, put
+    ``local_port`` in the SDP, then ``configure(negotiated)`` and ``start()``.
+    ``configure`` may be called again for a re-INVITE or hold.
+
+    Attributes:
+        on_dtmf: called with each received DTMF character, once per event.
+        on_playback_finished: called with ``(path, completed)`` when a file
+            started by ``play_file`` ends or is replaced.
+        sinks: extra playout sinks written every tick (the recorder is added here).
+    """
+
+    def __init__(
+        self,
+        pair: RtpSocketPair,
+        *,
+        ids: IdSource,
+        loop: asyncio.AbstractEventLoop,
+        cname: str | None = None,
+        registry: CodecRegistry = DEFAULT_CODECS,
+    ) -> None:
+        self._pair = pair
+        self._ids = ids
+        self._loop = loop
+        self._cname = cname
+        self._registry = registry
+        self._stream: RtpStream | None = None
+        self._device: VirtualAudioDevice | None = None
+        self._remote: tuple[Address | None, Address | None] | None = None
+        self._mux = False
+        self._source: MediaSource = SilenceSource()
+        self._playback: tuple[WavFileSource, asyncio.Future[bool]] | None = None
+        self._recorder: WavFileSink | None = None
+        self._tick_time = 0.0
+        self._closed = False
+        self._started = False
+        self.sinks: list[MediaSink] = []
+        self.on_dtmf: DtmfHandler | None = None
+        self.on_playback_finished: PlaybackHandler | None = None
+        self.received_while_unconfigured = 0
+        pair.on_rtp = self._on_rtp
+        pair.on_rtcp = self._on_rtcp
+
+    @classmethod
+    async def open(
+        cls,
+        local_ip: str,
+        port_range: tuple[int, int] = (10000, 20000),
+        ids: IdSource | None = None,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+        cname: str | None = None,
+        registry: CodecRegistry = DEFAULT_CODECS,
+        symmetric: bool = True,
+        dscp: int | None = None,
+    ) -> AudioSession:
+        """Bind an RTP/RTCP port pair from ``port_range`` on ``local_ip`` (never guessed).
+
+        Raises:
+            TransportError: no free pair in the range, or the address cannot be bound.
+        """
+        running = loop if loop is not None else asyncio.get_running_loop()
+        pair = RtpSocketPair.open(local_ip, port_range=port_range, loop=running,
+                                  symmetric=symmetric, dscp=dscp)
+        return cls(pair, ids=ids if ids is not None else RandomIds(), loop=running,
+                   cname=cname, registry=registry)
+
+    # -- properties ----------------------------------------------------------------------
+
+    @property
+    def local_ip(self) -> str:
+        return self._pair.local_ip
+
+    @property
+    def local_port(self) -> int:
+        """The RTP port to put in the SDP m= line (RTCP is this + 1)."""
+        return self._pair.rtp_port
+
+    @property
+    def sockets(self) -> RtpSocketPair:
+        return self._pair
+
+    @property
+    def stream(self) -> RtpStream | None:
+        """The sans-IO stream, once configured."""
+        return self._stream
+
+    @property
+    def running(self) -> bool:
+        return self._device is not None and self._device.running
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def recording(self) -> bool:
+        return self._recorder is not None
+
+    # -- configuration -------------------------------------------------------------------
+
+    def configure(self, media: NegotiatedMedia) -> None:
+        """Apply a negotiated audio stream (first answer, re-INVITE, hold, resume).
+
+        The remote address changes only when the SDP changes it, so a symmetric
+        RTP latch survives a hold/resume re-INVITE to the same address.
+
+        Raises:
+            ValueError: the negotiated codec is not in the registry, or the session is closed.
+        """
+        if self._closed:
+            raise ValueError("the audio session is closed")
+        config = StreamConfig.from_negotiated(media, self._registry)
+        rtp: Address | None = (media.remote_address, media.remote_port)
+        rtcp: Address | None = media.remote_rtcp
+        if media.remote_port == 0 or media.remote_address in ("0.0.0.0", "::"):
+            rtp = rtcp = None  # RFC 3264 §8.4 (old-style hold): nowhere to send
+        if self._remote != (rtp, rtcp):
+            self._pair.set_remote(rtp, rtcp)
+            self._remote = (rtp, rtcp)
+        self._mux = media.rtcp_mux
+        now = self._loop.time()
+        if self._stream is None:
+            self._stream = RtpStream(config, ids=self._ids, cname=self._cname,
+                                     wallclock_offset=time.time() - now, now=now)
+        else:
+            old = self._stream.config
+            self._stream.reconfigure(config)
+            if self._device is not None and (old.ptime != config.ptime
+                                             or old.codec.sample_rate != config.codec.sample_rate):
+                self._device.stop()
+                self._device = None
+                if self._started:
+                    self._start_device()
+
+    def start(self) -> None:
+        """Start the media clock: capture, send and play out every ptime.
+
+        Raises:
+            RuntimeError: not configured yet, or closed.
+        """
+        if self._closed:
+            raise RuntimeError("the audio session is closed")
+        if self._stream is None:
+            raise RuntimeError("configure() the audio session before start()")
+        self._started = True
+        if self._device is None or not self._device.running:
+            self._start_device()
+
+    def _start_device(self) -> None:
+        assert self._stream is not None
+        cfg = self._stream.config
+        self._device = VirtualAudioDevice(
+            self._loop, ptime=cfg.ptime, sample_rate=cfg.codec.sample_rate,
+            capture=self._source, playout=_Playout(self), on_capture=self._on_capture,
+            playout_source=_Playout(self))
+        self._device.start()
+
+    def stop(self) -> None:
+        """Stop the media clock (sockets, recorder and player stay open)."""
+        self._started = False
+        if self._device is not None:
+            self._device.stop()
+
+    # -- the tick ------------------------------------------------------------------------
+
+    def _on_capture(self, frame: Pcm, deadline: float) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        self._tick_time = deadline
+        for data in stream.encode_frame(frame, now=deadline):
+            self._pair.send_rtp(data)
+        if stream.rtcp_due(deadline):
+            self._send_rtcp(stream.build_rtcp(now=deadline))
+        playback = self._playback
+        if playback is not None and playback[0].finished:
+            self._end_playback(completed=True)
+
+    def _pull(self, samples: int) -> Pcm:
+        stream = self._stream
+        if stream is None:
+            return silence(samples)
+        return stream.pull_audio(samples, now=self._tick_time)
+
+    def _send_rtcp(self, data: bytes) -> None:
+        if self._mux:  # RFC 5761: RTCP goes to the RTP port
+            self._pair.send_rtp(data)
+        else:
+            self._pair.send_rtcp(data)
+
+    # -- received packets ----------------------------------------------------------------
+
+    def _on_rtp(self, data: bytes, source: Address, arrival: float) -> None:
+        stream = self._stream
+        if stream is None:
+            self.received_while_unconfigured += 1
+            return
+        if self._mux and is_rtcp(data):
+            stream.receive_rtcp(data, arrival=arrival)
+            return
+        stream.receive_rtp(data, arrival=arrival)
+        for digit in stream.pop_dtmf():
+            handler = self.on_dtmf
+            if handler is None:
+                continue
+            try:
+                handler(digit.char)
+            except Exception:
+                logger.exception("on_dtmf handler failed for digit %r", digit.char)
+
+    def _on_rtcp(self, data: bytes, source: Address, arrival: float) -> None:
+        if self._stream is None:
+            self.received_while_unconfigured += 1
+            return
+        self._stream.receive_rtcp(data, arrival=arrival)
+
+    # -- sources: what we send -----------------------------------------------------------
+
+    @property
+    def source(self) -> MediaSource:
+        return self._source
+
+    def set_source(self, source: MediaSource) -> None:
+        """Send this source from the next tick on; a file being played is stopped."""
+        if self._playback is not None and self._playback[0] is not source:
+            self._end_playback(completed=False)
+        self._source = source
+        if self._device is not None:
+            self._device.capture = source
+
+    def play_file(
+        self, path: str | os.PathLike[str], *, loop: bool = False
+    ) -> asyncio.Future[bool]:
+        """Play a WAV file into the call (any rate, any channel count).
+
+        Returns:
+            A future: True when the file played to its end, False when it was
+            replaced (``set_source``, another ``play_file``) or the session closed.
+            A looping file ends only then.
+
+        Raises:
+            OSError, wave.Error, ValueError: the file cannot be read as PCM WAV.
+        """
+        player = WavFileSource(path, loop=loop)
+        if self._playback is not None:
+            self._end_playback(completed=False)
+        done: asyncio.Future[bool] = self._loop.create_future()
+        self.set_source(player)
+        self._playback = (player, done)
+        return done
+
+    def _end_playback(self, *, completed: bool) -> None:
+        playback = self._playback
+        if playback is None:
+            return
+        self._playback = None
+        player, done = playback
+        player.close()
+        if self._source is player:
+            self._source = SilenceSource()
+            if self._device is not None:
+                self._device.capture = self._source
+        if not done.done():
+            done.set_result(completed)
+        handler = self.on_playback_finished
+        if handler is not None:
+            try:
+                handler(player.path, completed)
+            except Exception:
+                logger.exception("on_playback_finished handler failed for %s", player.path)
+
+    # -- recording: what we receive ------------------------------------------------------
+
+    def start_recording(self, path: str | os.PathLike[str]) -> WavFileSink:
+        """Record the received audio (after the jitter buffer) to a 16-bit WAV file.
+
+        A recording already running is finalised first.
+
+        Raises:
+            RuntimeError: the session is not configured (the sample rate is unknown) or closed.
+            OSError: the file cannot be created.
+        """
+        if self._closed:
+            raise RuntimeError("the audio session is closed")
+        if self._stream is None:
+            raise RuntimeError("configure() the audio session before recording")
+        self.stop_recording()
+        sink = WavFileSink(path, self._stream.config.codec.sample_rate)
+        self._recorder = sink
+        self.sinks.append(sink)
+        return sink
+
+    def stop_recording(self) -> str | None:
+        """Finalise and close the recording; returns its path (None if none was running)."""
+        sink = self._recorder
+        if sink is None:
+            return None
+        self._recorder = None
+        if sink in self.sinks:
+            self.sinks.remove(sink)
+        sink.close()
+        return sink.path
+
+    # -- DTMF and statistics -------------------------------------------------------------
+
+    def send_dtmf(self, digits: str, duration: float = 0.1) -> None:
+        """Send RFC 4733 events for each character of ``digits``, in the following ticks.
+
+        Raises:
+            RuntimeError: not configured.
+            ValueError: telephone-event was not negotiated, or a character is not DTMF.
+        """
+        if self._stream is None:
+            raise RuntimeError("configure() the audio session before sending DTMF")
+        self._stream.send_dtmf(digits, duration, now=self._loop.time())
+
+    def statistics(self) -> dict[str, int | float | str | None]:
+        """The stream's statistics now, plus the socket counters and addresses."""
+        counters = self._pair.counters
+        stats: dict[str, int | float | str | None] = (
+            {} if self._stream is None else self._stream.statistics(self._loop.time()))
+        remote = self._pair.remote_rtp
+        stats.update({
+            "local_address": f"{self.local_ip}:{self.local_port}",
+            "remote_address": None if remote is None else f"{remote[0]}:{remote[1]}",
+            "latched": int(self._pair.latched),
+            "socket_dropped": counters.dropped,
+            "rtp_datagrams_sent": counters.rtp_sent,
+            "rtp_datagrams_received": counters.rtp_received,
+            "clock_skipped": 0 if self._device is None else self._device.clock.skipped,
+        })
+        return stats
+
+    # -- closing ----------------------------------------------------------------------------
+
+    async def close(self, reason: str | None = None) -> None:
+        """Send RTCP BYE, stop the clock, finalise the recording and the player, close sockets.
+
+        Safe to call twice; every step runs even when an earlier one fails.
+        """
+        self.abort(reason)
+        await asyncio.sleep(0)
+
+    def abort(self, reason: str | None = None) -> None:
+        """``close()`` without awaiting: for finalizers and synchronous error paths."""
+        if self._closed:
+            return
+        self._closed = True
+        self._started = False
+        try:
+            if self._device is not None:
+                self._device.stop()
+            if self._stream is not None and not self._pair.closed:
+                self._send_rtcp(self._stream.build_bye(now=self._loop.time(), reason=reason))
+        except Exception:
+            logger.exception("sending RTCP BYE failed")
+        finally:
+            try:
+                self.stop_recording()
+            finally:
+                try:
+                    self._end_playback(completed=False)
+                    if isinstance(self._source, WavFileSource):
+                        self._source.close()
+                finally:
+                    self._pair.close()
+
+    async def __aenter__(self) -> AudioSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.abort()
+
+
+__all__ = ["AudioSession", "DtmfHandler", "PlaybackHandler"]
