@@ -344,11 +344,7 @@ def classify(response: Response, offer_state: OfferState, *, reliable: bool) -> 
     if status < 300:
         if offer_state is OfferState.OFFER_SENT:
             return InviteInput.SUCCESS_ANSWER if has_body else InviteInput.SUCCESS_MISSING_ANSWER
-        if offer_state is OfferState.STABLE and has_body:
-            return InviteInput.SUCCESS
-        if offer_state is OfferState.STABLE:
-            return InviteInput.SUCCESS
-        return InviteInput.SUCCESS
+        return InviteInput.SUCCESS  # an offer in a 2xx is told apart by the caller (below)
     if status == 491:
         return InviteInput.GLARE
     if status in (401, 407):
@@ -433,7 +429,7 @@ def invite_factory(policy: InvitePolicy) -> UsageFactory:
     return make
 
 
-def _glare_delay(ids_token: str, *, owner: bool) -> float:
+def glare_delay(ids_token: str, *, owner: bool) -> float:
     """RFC 3261 §14.1 back-off from a random token, in 10 ms units.
 
     "If the UAC is the owner of the Call-ID ... T has a randomly chosen value
@@ -1232,7 +1228,7 @@ class InviteSession(Usage):
         self._reinvite_key = None
         if kind is InviteInput.GLARE:
             owner = bool(self.is_uac)  # the caller generated the Call-ID
-            at = now + _glare_delay(self.host.ids.token(2), owner=owner)
+            at = now + glare_delay(self.host.ids.token(2), owner=owner)
             self._glare_pending = True
             self.host.schedule(self, "glare", at)
             self.host.emit(GlareRetryScheduled(self.id, at))
@@ -1646,5 +1642,6 @@ __all__ = [
     "UpdateFailed",
     "Updated",
     "classify",
+    "glare_delay",
     "invite_factory",
 ]
