@@ -19,7 +19,7 @@ import pytest
 
 from voipkit.base import SequentialIds
 from voipkit.sip.addressing import Address, Destination, Outgoing, TransportKind
-from voipkit.sip.auth import Credentials, DigestResponse, DigestServer, Qop, Verdict
+from voipkit.sip.auth import Challenge, Credentials, DigestResponse, DigestServer, Qop, Verdict
 from voipkit.sip.errors import LocalProtocolError
 from voipkit.sip.events import RequestReceived
 from voipkit.sip.message import NameAddr, Request, parse_message
@@ -27,6 +27,7 @@ from voipkit.sip.ua import DEFAULT_ALLOW, CoreConfig
 from voipkit.sip.uri import SipUri
 from voipkit.sip.usage import UsageManager
 from voipkit.sip.usage.registration import (
+    MAX_CHALLENGES,
     ClientRegistration,
     RegistrationConfig,
     RegistrationFailed,
@@ -614,3 +615,33 @@ def test_config_is_validated_and_hides_the_password() -> None:
     for changes in bad:
         with pytest.raises(ValueError):
             RegistrationConfig(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_endless_stale_challenges_give_up_after_max_challenges() -> None:
+    registrar = Registrar()
+    for n in range(MAX_CHALLENGES + 1):
+        stale = Challenge(realm=REALM, nonce=f"n{n}", qop=(Qop.AUTH,), stale=True)
+        registrar.script.append((401, [("WWW-Authenticate", str(stale))]))
+    phone = Phone(registrar, retry_times=0)
+    phone.reg.register(now=0.0)
+    events = phone.run(until=0.0)
+    assert [(type(e).__name__, getattr(e, "status", None)) for e in events] == [
+        ("RegistrationFailed", 401)]
+    nonces = [DigestResponse.parse(r.headers.get("Authorization") or "").nonce
+              for _, r in phone.registers()[1:]]
+    assert nonces == [f"n{n}" for n in range(MAX_CHALLENGES)]
+
+
+def test_a_superseded_register_is_ignored() -> None:
+    registrar = Registrar()
+    phone = Phone(registrar, credentials=None)
+    registrar.script.extend([(200, [("Expires", "900")]), (200, [("Expires", "600")])])
+    phone.network.hold(is_request("REGISTER"), 1.0, count=2)  # CSeq 1 and its resend at 0.5
+    phone.reg.register(now=0.0)
+    assert phone.run(until=0.5) == []
+    phone.reg.register(now=0.5)  # the application restarts it: CSeq 2 overtakes CSeq 1
+    events = phone.run(until=2.0)
+    assert [r.cseq.seq for r in registrar.requests] == [2, 1]  # the resend is absorbed
+    assert [(type(e).__name__, getattr(e, "expires", None)) for e in events] == [
+        ("RegistrationSucceeded", 900)]  # the late 200 (600) to CSeq 1 is ignored
+    assert phone.reg.expires == 900
