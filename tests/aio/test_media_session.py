@@ -12,7 +12,9 @@ Proves:
 - close() finalises the recording even without stop_recording(), including when the
   owning task is cancelled: the WAV header is valid and its duration matches the frames
   written (about the time recorded); close() sends RTCP BYE (the peer's stream sees
-  it) and is idempotent.
+  it) and is idempotent;
+- configure() again (hold by re-INVITE to the same address) stops the side that no
+  longer sends while the other keeps sending, and keeps the symmetric RTP latch.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import math
 import socket
 import wave
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,7 @@ from voipkit.base.ids import SequentialIds
 from voipkit.media.codecs import DEFAULT_CODECS
 from voipkit.media.frames import dominant_frequency, level_dbfs
 from voipkit.media.ports import ToneSource
-from voipkit.sdp import create_offer, negotiate_answer, process_answer
+from voipkit.sdp import Direction, create_offer, negotiate_answer, process_answer
 
 HOST = "127.0.0.1"
 
@@ -218,3 +221,38 @@ def test_close_finalises_the_recording_even_when_cancelled(tmp_path: Path) -> No
     pcm, rate, frames = read_wav(record)
     assert frames == len(pcm) and 0.5 < frames / rate < 0.8
     assert abs(dominant_frequency(pcm[rate // 5:], rate) - 440) < 3
+
+
+def test_reconfigure_for_hold_stops_sending_and_keeps_the_latch() -> None:
+    async def main() -> None:
+        low, high = _free_range(8, start=51000)
+        async with (await AudioSession.open(HOST, (low, high), SequentialIds("a")) as a,
+                    await AudioSession.open(HOST, (low, high), SequentialIds("b")) as b):
+            caps = [c for c in DEFAULT_CODECS.capabilities() if c.encoding == "PCMU"]
+            offer = create_offer(capabilities=caps, address=HOST, port=a.local_port,
+                                 session_id=1, session_version=1)
+            answer, (b_media,) = negotiate_answer(offer, capabilities=caps, address=HOST,
+                                                  port=b.local_port, session_id=2,
+                                                  session_version=1)
+            (a_media,) = process_answer(offer, answer)
+            a.configure(a_media)
+            b.configure(b_media)
+            a.set_source(ToneSource(440))
+            a.start()
+            b.start()
+            await asyncio.sleep(0.3)
+            assert a.sockets.latched and b.sockets.latched
+            # B is put on hold: A now only sends (sendonly), B only receives (recvonly)
+            a.configure(replace(a_media, direction=Direction.SENDONLY))
+            b.configure(replace(b_media, direction=Direction.RECVONLY))
+            assert a.sockets.latched and b.sockets.latched  # same address: latch kept
+            sent_by_b = b.statistics()["packets_sent"]
+            received_by_b = b.statistics()["packets_received"]
+            await asyncio.sleep(0.3)
+            assert b.statistics()["packets_sent"] == sent_by_b
+            assert isinstance(received_by_b, int)
+            received_now = b.statistics()["packets_received"]
+            assert isinstance(received_now, int) and received_now > received_by_b + 5
+            assert b.running and a.running
+
+    run(main)
