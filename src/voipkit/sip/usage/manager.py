@@ -44,6 +44,8 @@ from voipkit.sip.usage.base import Usage, UsageEvent
 #: request through as a plain ``RequestReceived`` (the factory may also answer it).
 UsageFactory = Callable[["UsageManager", RequestReceived, float], Usage | None]
 
+_RETIRED_LIMIT = 4096
+
 ManagerEvent = UsageEvent | CoreEvent
 """What ``UsageManager.next_event`` returns."""
 
@@ -61,6 +63,9 @@ class UsageManager:
         self._timers: TimerHeap[tuple[int, Hashable]] = TimerHeap()
         self._events: deque[ManagerEvent] = deque()
         self._factories: dict[str, UsageFactory] = {}
+        self._retired: dict[TransactionKey, None] = {}  # insertion-ordered, bounded
+        self.counters: dict[str, int] = {"dropped_late_for_finished_usage": 0}
+        "Diagnostics: events dropped because their usage had already finished."
 
     # --- what usages see (UsageHost) ---------------------------------------------------
 
@@ -125,6 +130,7 @@ class UsageManager:
         self._usages.pop(usage.id, None)
         for key in [k for k, u in self._by_transaction.items() if u is usage]:
             del self._by_transaction[key]
+            self._retire(key)
         for dialog_id in [d for d, u in self._by_dialog.items() if u is usage]:
             del self._by_dialog[dialog_id]
         # timers of a finished usage are skipped when they fire (see handle_timer)
@@ -177,11 +183,39 @@ class UsageManager:
 
     # --- routing -----------------------------------------------------------------------
 
+    def _retire(self, key: TransactionKey) -> None:
+        """Remember a finished transaction so late events about it are dropped, not leaked."""
+        self._retired[key] = None
+        if len(self._retired) > _RETIRED_LIMIT:
+            del self._retired[next(iter(self._retired))]
+
+    def _forget_if_done(self, event: CoreEvent) -> None:
+        """Drop the route of a non-INVITE client transaction once it has ended.
+
+        INVITE routes stay while the usage lives: forked 2xx responses may still
+        arrive for them (RFC 3261 §13.2.2.4).
+        """
+        if isinstance(event, ResponseReceived):
+            if event.response.status < 200 or event.request.method == "INVITE":
+                return
+            key = event.transaction
+        elif isinstance(event, TransactionTimedOut | TransportFailed):
+            key = event.transaction
+        else:
+            return
+        if self._by_transaction.pop(key, None) is not None:
+            self._retire(key)
+
     def _route(self, *, now: float) -> None:
         while (event := self._core.next_event()) is not None:
             usage = self._owner(event)
             if usage is not None:
+                self._forget_if_done(event)
                 usage.on_event(event, now=now)
+                continue
+            if (isinstance(event, ResponseReceived | TransactionTimedOut | TransportFailed)
+                    and event.transaction in self._retired):
+                self.counters["dropped_late_for_finished_usage"] += 1
                 continue
             if isinstance(event, RequestReceived) and event.dialog is None:
                 factory = self._factories.get(event.request.method.upper())
