@@ -44,10 +44,10 @@ def test_find_static() -> None:
 
 
 def test_capabilities_for_sdp() -> None:
+    # telephone-event is added by the SDP layer, so it is not offered twice
     assert DEFAULT_CODECS.capabilities() == [
         CodecCapability("PCMU", 8000, 1, 0, {}),
         CodecCapability("PCMA", 8000, 1, 8, {}),
-        CodecCapability("telephone-event", 8000, 1, 101, {"0-16": ""}),
     ]
     assert len(DEFAULT_CODECS) == 3
     assert [s.name for s in DEFAULT_CODECS] == ["PCMU", "PCMA", "telephone-event"]

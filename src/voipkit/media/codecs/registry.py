@@ -105,8 +105,12 @@ class CodecRegistry:
         return None
 
     def capabilities(self) -> list[CodecCapability]:
-        """Every row, in preference order, as SDP capabilities."""
-        return [spec.capability() for spec in self._specs]
+        """The media codecs, in preference order, as SDP capabilities.
+
+        Rows that carry events rather than media (telephone-event) are left out:
+        the SDP layer adds telephone-event itself, at each clock rate offered.
+        """
+        return [spec.capability() for spec in self._specs if spec.is_audio]
 
 
 PCMU = CodecSpec(
