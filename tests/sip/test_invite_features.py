@@ -271,7 +271,7 @@ def test_info_and_options_in_dialog() -> None:
     assert isinstance(result, InfoResponded) and result.status == 200
     dialog = call.alice.core.dialog(alice.dialog_id) if alice.dialog_id else None
     assert dialog is not None
-    call.alice.send_request(alice, dialog.create_request("OPTIONS"), [BOB_AT],
+    call.alice.send_request_for(alice, dialog.create_request("OPTIONS"), [BOB_AT],
                             now=call.network.now)
     call.settle()
     assert call.network.describe_delivered()[-1] == "200 OPTIONS"

@@ -32,14 +32,14 @@ class Pinger(Usage):
         self.seen: list[str] = []
 
     def ping(self, *, now: float) -> None:
-        self.host.send_request(self, options("sip:bob@127.0.0.2"), [B], now=now)
+        self.host.send_request_for(self, options("sip:bob@127.0.0.2"), [B], now=now)
 
     def on_event(self, event: CoreEvent, *, now: float) -> None:
         if isinstance(event, ResponseReceived):
             self.seen.append(f"{event.response.status}")
         elif isinstance(event, RequestReceived):
             self.seen.append(event.request.method)
-            self.host.send_response(self, self.host.core.create_response(event.request, 202),
+            self.host.send_response_for(self, self.host.core.create_response(event.request, 202),
                                     now=now)
 
     def on_timer(self, name: Hashable, *, now: float) -> None:

@@ -41,12 +41,12 @@ class UsageHost(Protocol):
         """Where new tags, Call-IDs and CSeq starts come from."""
         ...
 
-    def send_request(self, usage: Usage, request: Request, targets: Sequence[Destination], *,
-                     now: float) -> TransactionKey:
+    def send_request_for(self, usage: Usage, request: Request, targets: Sequence[Destination],
+                         *, now: float) -> TransactionKey:
         """Send through the core; events about it come back to ``usage``."""
         ...
 
-    def send_response(self, usage: Usage, response: Response, *, now: float) -> None:
+    def send_response_for(self, usage: Usage, response: Response, *, now: float) -> None:
         """Answer a request this usage received."""
         ...
 

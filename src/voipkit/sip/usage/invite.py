@@ -584,7 +584,7 @@ class InviteSession(Usage):
         session._add_session_expires(invite)
         manager.add(session)
         session._invite = invite
-        session._invite_key = manager.send_request(session, invite, session.targets, now=now)
+        session._invite_key = manager.send_request_for(session, invite, session.targets, now=now)
         return session
 
     # ====================================================================================
@@ -771,7 +771,7 @@ class InviteSession(Usage):
             invite.headers.set(name, value)
         self._invite = invite
         self._provisional_seen = False
-        self._invite_key = self.host.send_request(self, invite, self.targets, now=now)
+        self._invite_key = self.host.send_request_for(self, invite, self.targets, now=now)
 
     def _retry_with_credentials(self, event: ResponseReceived, *, now: float) -> bool:
         response = event.response
@@ -842,7 +842,7 @@ class InviteSession(Usage):
             return True
         response = self.host.core.create_response(request, 422)
         response.headers.set("Min-SE", str(self.timer_config.min_se))
-        self.host.send_response(self, response, now=now)
+        self.host.send_response_for(self, response, now=now)
         if request.to.tag is None:
             self._final_sent = True
             self._terminate(TerminationReason.REJECTED, 422)
@@ -892,7 +892,7 @@ class InviteSession(Usage):
             self._send_provisional(response, now=now)
 
     def _send_provisional(self, response: Response, *, now: float) -> None:
-        self.host.send_response(self, response, now=now)
+        self.host.send_response_for(self, response, now=now)
         self._bind_uas_dialog(response)
 
     def _send_reliable(self, response: Response, *, now: float) -> None:
@@ -974,7 +974,7 @@ class InviteSession(Usage):
         if self._unacked_1xx is not None:
             self.host.cancel_timer(self, ("rel1xx", self._unacked_1xx.rseq))
             self._unacked_1xx = None
-        self.host.send_response(self, response, now=now)
+        self.host.send_response_for(self, response, now=now)
 
     def _uas_response(self, request: Request, status: int) -> Response:
         contact = self.contact or NameAddr(request.uri)
@@ -1089,7 +1089,7 @@ class InviteSession(Usage):
         self._reinvite_in = None
         if self.offer_answer.state is OfferState.OFFER_RECEIVED:
             self.offer_answer.rollback()
-        self.host.send_response(self, self.host.core.create_response(event.request, status),
+        self.host.send_response_for(self, self.host.core.create_response(event.request, status),
                                 now=now)
 
     def update(self, body: bytes | None, *, content_type: str = SDP, now: float) -> None:
@@ -1118,13 +1118,13 @@ class InviteSession(Usage):
         request.body, request.content_type = body, content_type
         for name, value in extra_headers:
             request.headers.add(name, value)
-        self._info_keys.add(self.host.send_request(self, request, self.targets, now=now))
+        self._info_keys.add(self.host.send_request_for(self, request, self.targets, now=now))
 
     def respond(self, event: InfoReceived, status: int, reason: str | None = None, *,
                 now: float) -> None:
         """Answer an ``InfoReceived`` (200 to accept, 415 for an unknown package ...)."""
         response = self.host.core.create_response(event.request, status, reason)
-        self.host.send_response(self, response, now=now)
+        self.host.send_response_for(self, response, now=now)
 
     def retarget(self, targets: Sequence[Destination]) -> None:
         """Send later in-dialog requests to ``targets`` (after the api resolved a new target)."""
@@ -1151,12 +1151,12 @@ class InviteSession(Usage):
         ack = dialog.create_request("ACK", cseq=cseq)
         if body is not None:
             ack.body, ack.content_type = body.data, body.content_type
-        self.host.send_request(self, ack, self.targets, now=now)
+        self.host.send_request_for(self, ack, self.targets, now=now)
 
     def _ack_and_bye(self, dialog: Dialog, response: Response, *, now: float) -> None:
         self._send_ack(dialog, response.cseq.seq, None, now=now)
         bye = dialog.create_request("BYE")
-        self.host.send_request(self, bye, self.targets, now=now)
+        self.host.send_request_for(self, bye, self.targets, now=now)
 
     def _send_prack(self, dialog_id: DialogId | None, rack: RAck, body: Body | None, *,
                     now: float) -> None:
@@ -1168,7 +1168,7 @@ class InviteSession(Usage):
         prack.headers.set("RAck", str(rack))
         if body is not None:
             prack.body, prack.content_type = body.data, body.content_type
-        self.host.send_request(self, prack, self.targets, now=now)
+        self.host.send_request_for(self, prack, self.targets, now=now)
 
     def _send_bye(self, *, now: float) -> None:
         if self._bye_key is not None:
@@ -1176,7 +1176,7 @@ class InviteSession(Usage):
         bye = self._in_dialog_request("BYE")
         self.state = SessionState.TERMINATING
         self._cancel_session_timers()
-        self._bye_key = self.host.send_request(self, bye, self.targets, now=now)
+        self._bye_key = self.host.send_request_for(self, bye, self.targets, now=now)
 
     def _send_reinvite(self, *, now: float) -> None:
         request = self._in_dialog_request("INVITE")
@@ -1190,7 +1190,7 @@ class InviteSession(Usage):
             request.headers.set("Session-Expires",
                                 str(SessionExpires(self._timer.interval, refresher)))
             request.headers.set("Min-SE", str(self.timer_config.min_se))
-        self._reinvite_key = self.host.send_request(self, request, self.targets, now=now)
+        self._reinvite_key = self.host.send_request_for(self, request, self.targets, now=now)
 
     def _on_reinvite_response(self, event: ResponseReceived, *, now: float) -> None:
         response = event.response
@@ -1258,7 +1258,7 @@ class InviteSession(Usage):
         response.body, response.content_type = body.data, body.content_type
         self._add_uas_session_timer(event.request, response, now=now)
         self._reinvite_in_answered_cseq = event.request.cseq.seq
-        self.host.send_response(self, response, now=now)
+        self.host.send_response_for(self, response, now=now)
 
     # --- incoming in-dialog requests -------------------------------------------------
 
@@ -1267,13 +1267,13 @@ class InviteSession(Usage):
         method = request.method
         core = self.host.core
         if method == "BYE":
-            self.host.send_response(self, core.create_response(request, 200), now=now)
+            self.host.send_response_for(self, core.create_response(request, 200), now=now)
             if self.state is SessionState.TERMINATING:
                 return  # BYEs crossed: ours completes the session
             if self.state is SessionState.INCOMING and not self._final_sent:
                 self._respond_final(487, None, now=now)
             if self._reinvite_in is not None:
-                self.host.send_response(
+                self.host.send_response_for(
                     self, core.create_response(self._reinvite_in.request, 487), now=now)
                 self._reinvite_in = None
             self._terminate(TerminationReason.BYE_REMOTE)
@@ -1289,11 +1289,11 @@ class InviteSession(Usage):
         elif method == "OPTIONS":
             response = core.create_response(request, 200)
             response.headers.set("Allow", ", ".join(core.config.allow))
-            self.host.send_response(self, response, now=now)
+            self.host.send_response_for(self, response, now=now)
         else:
             response = core.create_response(request, 405)
             response.headers.set("Allow", ", ".join(core.config.allow))
-            self.host.send_response(self, response, now=now)
+            self.host.send_response_for(self, response, now=now)
 
     def _on_reinvite(self, event: RequestReceived, *, now: float) -> None:
         request = event.request
@@ -1302,13 +1302,13 @@ class InviteSession(Usage):
                 or self._ack_owed is not None:
             # RFC 3261 §14.2: "A UAS that receives an INVITE on a dialog while an INVITE
             # it had sent on that dialog is in progress MUST return a 491".
-            self.host.send_response(self, core.create_response(request, 491), now=now)
+            self.host.send_response_for(self, core.create_response(request, 491), now=now)
             return
         if self._reinvite_in is not None or self.state is not SessionState.CONFIRMED:
             # §14.2: a second INVITE before our final response to the first: 500 + Retry-After.
             response = core.create_response(request, 500)
             response.headers.set("Retry-After", str(int(self.host.ids.token(1), 16) % 11))
-            self.host.send_response(self, response, now=now)
+            self.host.send_response_for(self, response, now=now)
             return
         if not self._check_session_interval(request, event, now=now):
             return
@@ -1333,13 +1333,13 @@ class InviteSession(Usage):
         if request.body:
             # RFC 3311 §5.2: an UPDATE offer we cannot take is refused with 488; this
             # session negotiates media only in INVITE transactions.
-            self.host.send_response(self, core.create_response(request, 488), now=now)
+            self.host.send_response_for(self, core.create_response(request, 488), now=now)
             return
         if not self._check_session_interval(request, event, now=now):
             return
         response = core.create_response(request, 200)
         self._add_uas_session_timer(request, response, now=now)
-        self.host.send_response(self, response, now=now)
+        self.host.send_response_for(self, response, now=now)
 
     def _on_prack(self, event: RequestReceived, *, now: float) -> None:
         request = event.request
@@ -1350,7 +1350,7 @@ class InviteSession(Usage):
         if rack is None or pending is None or invite is None or rack.rseq != pending.rseq \
                 or rack.cseq != invite.cseq.seq:
             # RFC 3262 §3: a PRACK matching no unacknowledged reliable 1xx gets 481.
-            self.host.send_response(self, core.create_response(request, 481), now=now)
+            self.host.send_response_for(self, core.create_response(request, 481), now=now)
             return
         self.host.cancel_timer(self, ("rel1xx", pending.rseq))
         self._unacked_1xx = None
@@ -1358,7 +1358,7 @@ class InviteSession(Usage):
         if pending.carries_offer and body is not None:
             self.offer_answer.receive_answer(body)
             self.host.emit(AnswerReceived(self.id, body, request))
-        self.host.send_response(self, core.create_response(request, 200), now=now)
+        self.host.send_response_for(self, core.create_response(request, 200), now=now)
         if self._queued_1xx:
             response, _ = self._queued_1xx.pop(0)
             self._send_reliable(response, now=now)
@@ -1461,7 +1461,7 @@ class InviteSession(Usage):
             self._respond_final(504, "No PRACK", now=now)
             self._terminate(TerminationReason.TIMEOUT, 504)
             return
-        self.host.send_response(self, pending.response, now=now)
+        self.host.send_response_for(self, pending.response, now=now)
         pending.interval *= 2
         self.host.schedule(self, ("rel1xx", pending.rseq),
                            min(now + pending.interval, pending.first_sent + timeout))
@@ -1566,7 +1566,7 @@ class InviteSession(Usage):
             update.headers.set("Session-Expires",
                                str(SessionExpires(timer.interval, Refresher.UAC)))
             update.headers.set("Min-SE", str(self.timer_config.min_se))
-            self._refresh_keys.add(self.host.send_request(self, update, self.targets, now=now))
+            self._refresh_keys.add(self.host.send_request_for(self, update, self.targets, now=now))
             return
         self._reinvite_body = self.offer_answer.local
         self._reinvite_is_refresh = True

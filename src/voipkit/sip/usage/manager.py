@@ -4,14 +4,15 @@ Knows: the core's three inputs and two outputs, which usage owns which
 transaction or dialog, and the usages' own timers. Must not know: sockets,
 clocks, SDP content or media.
 
-It has the same surface as the core (``receive``, ``handle_timer``,
-``get_timer``, ``datagrams_to_send``, ``next_event``, ``transport_error``,
-``add_local_address``, ``local_address``), so ``aio.SipDriver`` pumps it as it
-would pump a bare core. ``next_event`` drains the core's events, hands each one
-to the usage that owns its transaction or dialog, and returns what the usages
-emitted; a core event nobody owns is returned as it is, and a new request that
-no usage owns is offered to the factory registered for its method (a new
-INVITE makes a server invite session, and so on) before that.
+It has the same surface as the core (``receive``, ``send_request``,
+``send_response``, ``handle_timer``, ``get_timer``, ``datagrams_to_send``,
+``next_event``, ``transport_error``, ``add_local_address``,
+``local_address``), so ``aio.SipDriver`` pumps it as it would pump a bare
+core. ``next_event`` drains the core's events, hands each one to the usage
+that owns its transaction or dialog, and returns what the usages emitted; a
+core event nobody owns is returned as it is, and a new request that no usage
+owns is offered to the factory registered for its method (a new INVITE makes
+a server invite session, and so on) before that.
 """
 
 from __future__ import annotations
@@ -93,13 +94,13 @@ class UsageManager:
     def usages(self) -> Mapping[int, Usage]:
         return self._usages
 
-    def send_request(self, usage: Usage, request: Request, targets: Sequence[Destination], *,
-                     now: float) -> TransactionKey:
+    def send_request_for(self, usage: Usage, request: Request, targets: Sequence[Destination],
+                         *, now: float) -> TransactionKey:
         key = self._core.send_request(request, targets, now=now)
         self._by_transaction[key] = usage
         return key
 
-    def send_response(self, usage: Usage, response: Response, *, now: float) -> None:
+    def send_response_for(self, usage: Usage, response: Response, *, now: float) -> None:
         self._core.send_response(response, now=now)
 
     def cancel(self, usage: Usage, invite: TransactionKey, *, now: float) -> TransactionKey:
@@ -147,6 +148,18 @@ class UsageManager:
     def local_address(self, transport: TransportKind, family: int | None = None,
                       ) -> Address | None:
         return self._core.local_address(transport, family)
+
+    def send_request(self, request: Request, targets: Sequence[Destination], *,
+                     now: float) -> TransactionKey:
+        """Send a request no usage owns (its events are returned by ``next_event``)."""
+        key = self._core.send_request(request, targets, now=now)
+        self._route(now=now)
+        return key
+
+    def send_response(self, response: Response, *, now: float) -> None:
+        """Answer a request that was returned by ``next_event`` (no usage owns it)."""
+        self._core.send_response(response, now=now)
+        self._route(now=now)
 
     def receive(self, data: bytes, source: Address, transport: TransportKind, *,
                 now: float) -> None:

@@ -553,7 +553,7 @@ class ClientRegistration(Usage):
             auth = self._digest.reauthorize(method="REGISTER", uri=str(self.config.registrar))
         self._cseq += 1
         request = self._build(auth or [])
-        self._pending = self.host.send_request(self, request, self._targets, now=now)
+        self._pending = self.host.send_request_for(self, request, self._targets, now=now)
 
     def _build(self, auth: list[tuple[str, str]]) -> Request:
         config = self.config
