@@ -5,7 +5,7 @@ something SIP forbids" (remote), as h11 draws it, and the response status each m
 Must not know: how a response is built or sent; the server-transaction boundary catches
 these and answers with ``status_hint`` (or drops the message when it cannot answer).
 
-SipProtocolError            .status_hint, .reason
+SipProtocolError            .status_hint, .reason (a voipkit.base.errors.VoipkitError)
 ├── LocalProtocolError      we tried to build or send something SIP forbids
 └── RemoteProtocolError     the peer did
     └── ParseError          (also a ValueError) bytes or values that are not valid SIP
@@ -14,8 +14,10 @@ SipProtocolError            .status_hint, .reason
 
 from __future__ import annotations
 
+from voipkit.base.errors import VoipkitError
 
-class SipProtocolError(Exception):
+
+class SipProtocolError(VoipkitError):
     """A violation of RFC 3261, with the status code that best answers it."""
 
     status_hint: int

@@ -6,7 +6,9 @@ RFC that defines it (compare reSIProcate's ``defineHeader`` and PJSIP's parser r
 Must not know: how the routing header fields are parsed (``message`` does that).
 
 The values of the routing headers are typed here too (NameAddr, Via, CSeq), each with
-``parse`` and ``str()``; ``message`` decides when to parse them.
+``parse`` and ``str()``; ``message`` decides when to parse them. Like ``uri``, this module
+is also compiled with mypyc: values are built through their ``__init__`` only, and their
+field tables for ``dataclasses`` are class attributes set in the class body.
 
 Authentication headers (Authorization, WWW-Authenticate, ...) are *not* lists here: their
 values carry commas between auth-params, and splitting them would break the challenge.
@@ -199,7 +201,6 @@ _CSEQ = grammar.CSEQ.fullmatch
 _DIGITS = grammar.DIGITS.fullmatch
 _QUOTED_PAIR = re.compile(r"\\(.)", re.S)
 _QUOTE_NEEDED = grammar.QUOTE_NEEDED
-_new = object.__new__
 
 
 def _parse_generic_params(raw: str, where: str) -> tuple[dict[str, str | None], bool]:
@@ -220,6 +221,25 @@ def _quote(text: str) -> str:
     return f'"{text}"'
 
 
+@dataclass
+class _NameAddrFields:
+    """The field table of NameAddr, for ``dataclasses.replace`` and ``dataclasses.fields``."""
+
+    uri: Uri
+    display_name: str | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass
+class _ViaFields:
+    """The field table of Via, for ``dataclasses.replace`` and ``dataclasses.fields``."""
+
+    transport: str
+    host: str
+    port: int | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+
+
 class NameAddr:
     """A URI with an optional display name and header parameters (RFC 3261 §20.10, §20.20).
 
@@ -232,7 +252,7 @@ class NameAddr:
 
     __slots__ = ("_display_name", "_params", "_raw", "_uri", "_uri_raw")
 
-    __dataclass_fields__: ClassVar[dict[str, Any]]
+    __dataclass_fields__: ClassVar[dict[str, Any]] = _NameAddrFields.__dataclass_fields__
     _uri: Uri
     _display_name: str | None
     _params: dict[str, str | None]
@@ -289,12 +309,16 @@ class NameAddr:
         if self._raw is not False:
             self._raw = None
 
+    def __copy__(self) -> NameAddr:
+        # copy.copy's default cannot build a mypyc native instance; go through __init__.
+        new = NameAddr(self._uri, self._display_name, self._params)
+        new._raw = self._raw
+        new._uri_raw = self._uri_raw
+        return new
+
     def copy(self) -> NameAddr:
         """A copy with its own parameter dict (the URI object is shared)."""
-        new = _new(NameAddr)
-        new._uri = self._uri
-        new._display_name = self._display_name
-        new._params = dict(self._params)
+        new = NameAddr(self._uri, self._display_name, dict(self._params))
         raw = self._raw
         new._raw = raw if raw is None or raw else None
         new._uri_raw = self._uri_raw
@@ -316,24 +340,24 @@ class NameAddr:
             (quoted, token, uri_text, scheme, user, password, host, port, uparams, uheaders,
              hparams) = m.groups()
             uri = make_sip_uri(scheme, user, password, host, port, uparams, uheaders, uri_text)
-            na = _new(NameAddr)
-            na._uri = uri
             canonical = uri._raw is not None
+            params: dict[str, str | None]
             if hparams:
-                na._params, ok = split_params(hparams)
+                params, ok = split_params(hparams)
                 canonical = canonical and ok
             else:
-                na._params = {}
+                params = {}
+            raw: RawCache
             if quoted is not None:
-                na._display_name = quoted
-                raw: RawCache = f'"{quoted}" <{uri_text}>{hparams}' if canonical else None
+                raw = f'"{quoted}" <{uri_text}>{hparams}' if canonical else None
+                na = NameAddr(uri, quoted, params)
             elif token is not None:
-                na._display_name = token
                 raw = f'"{token}" <{uri_text}>{hparams}' if canonical and "\t" not in token \
                     else None
+                na = NameAddr(uri, token, params)
             else:
-                na._display_name = None
                 raw = text if canonical else None
+                na = NameAddr(uri, None, params)
             na._raw = raw
             na._uri_raw = uri._raw
             return na
@@ -399,7 +423,7 @@ class Via:
 
     __slots__ = ("_host", "_params", "_port", "_raw", "_transport")
 
-    __dataclass_fields__: ClassVar[dict[str, Any]]
+    __dataclass_fields__: ClassVar[dict[str, Any]] = _ViaFields.__dataclass_fields__
     _transport: str
     _host: str
     _port: int | None
@@ -479,13 +503,15 @@ class Via:
         value = self._params.get("ttl")
         return int(value) if value else None
 
+    def __copy__(self) -> Via:
+        # copy.copy's default cannot build a mypyc native instance; go through __init__.
+        new = Via(self._transport, self._host, self._port, self._params)
+        new._raw = self._raw
+        return new
+
     def copy(self) -> Via:
         """A copy with its own parameter dict."""
-        new = _new(Via)
-        new._transport = self._transport
-        new._host = self._host
-        new._port = self._port
-        new._params = dict(self._params)
+        new = Via(self._transport, self._host, self._port, dict(self._params))
         raw = self._raw
         new._raw = raw if raw is None or raw else None
         return new
@@ -512,13 +538,11 @@ class Via:
                 raise ParseError(f"Via protocol {protocol}/{version} is not SIP/2.0")
             canonical = False
             general = True
-        via = _new(Via)
-        via._transport = transport if canonical else transport.upper()
-        via._host = parse_host(host, text) if host[0] == "[" else host
-        if port is None:
-            via._port = None
-        else:
-            via._port = port_number = int(port)
+        if host[0] == "[":
+            host = parse_host(host, text)
+        port_number: int | None = None
+        if port is not None:
+            port_number = int(port)
             if port_number > 65535:
                 raise ParseError(f"Via port {port_number} is out of range")
             if port[0] == "0":
@@ -533,7 +557,7 @@ class Via:
                 _check_via_numbers(params)
         else:
             params = {}
-        via._params = params
+        via = Via(transport if canonical else transport.upper(), host, port_number, params)
         via._raw = text if canonical else None
         return via
 
@@ -594,32 +618,10 @@ class CSeq:
         digits, method = m.groups()
         if len(digits) > 10 or int(digits) > MAX_CSEQ:
             raise ParseError(f"CSeq number {digits[:40]} exceeds 2**32-1 (RFC 3261 §8.1.1.5)")
-        cseq = _new(CSeq)
-        cseq.seq = int(digits)
-        cseq.method = method
-        return cseq
+        return CSeq(int(digits), method)
 
     def __str__(self) -> str:
         return f"{self.seq} {self.method}"
-
-
-@dataclass
-class _NameAddrFields:
-    uri: Uri
-    display_name: str | None = None
-    params: dict[str, str | None] = field(default_factory=dict)
-
-
-@dataclass
-class _ViaFields:
-    transport: str
-    host: str
-    port: int | None = None
-    params: dict[str, str | None] = field(default_factory=dict)
-
-
-NameAddr.__dataclass_fields__ = _NameAddrFields.__dataclass_fields__
-Via.__dataclass_fields__ = _ViaFields.__dataclass_fields__
 
 
 class Headers:

@@ -11,6 +11,9 @@ sockets or time.
 ``bytes(msg)`` writes the routing headers from their current values, one line per value and
 with their canonical names, at the place where each first appeared; other headers keep their
 spelling, value and order; Content-Length is always recomputed from the body.
+
+This module is also compiled with mypyc (setup.py; docs/performance.md "SIP parse"): messages
+are built through ``Request``/``Response.__init__`` only, never ``__new__`` plus stores.
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ class Message:
     expires: int | None
     _layout: tuple[str | None, ...]
 
-    def _init_common(self, *, via: Iterable[Via] | None, from_: NameAddr, to: NameAddr,
+    def _init_common(self, via: Iterable[Via] | None, from_: NameAddr, to: NameAddr,
                      call_id: str, cseq: CSeq, max_forwards: int | None,
                      contact: Iterable[NameAddr] | None, contact_star: bool,
                      route: Iterable[NameAddr] | None, record_route: Iterable[NameAddr] | None,
@@ -184,6 +187,24 @@ class Message:
         append("\r\n")
         return "\r\n".join(lines).encode() + self.body
 
+    def _share_fields(self, new: Message) -> None:
+        """Make ``new`` a shallow copy of this message (``copy.copy``): same field objects."""
+        new.via = self.via
+        new.from_ = self.from_
+        new.to = self.to
+        new.call_id = self.call_id
+        new.cseq = self.cseq
+        new.max_forwards = self.max_forwards
+        new.contact = self.contact
+        new.contact_star = self.contact_star
+        new.route = self.route
+        new.record_route = self.record_route
+        new.headers = self.headers
+        new.body = self.body
+        new.content_type = self.content_type
+        new.expires = self.expires
+        new._layout = self._layout
+
     def _fields(self) -> tuple[object, ...]:
         return (self.via, self.from_, self.to, self.call_id, self.cseq, self.max_forwards,
                 self.contact, self.contact_star, self.route, self.record_route,
@@ -209,13 +230,19 @@ class Request(Message):
                  expires: int | None = None) -> None:
         self.method = method
         self.uri = uri
-        self._init_common(via=via, from_=from_, to=to, call_id=call_id, cseq=cseq,
-                          max_forwards=max_forwards, contact=contact, contact_star=contact_star,
-                          route=route, record_route=record_route, headers=headers, body=body,
-                          content_type=content_type, expires=expires)
+        self._init_common(via, from_, to, call_id, cseq, max_forwards, contact, contact_star,
+                          route, record_route, headers, body, content_type, expires)
 
     def _start_line(self) -> str:
         return f"{self.method} {self.uri} SIP/2.0"
+
+    def __copy__(self) -> Request:
+        # copy.copy's default (``__new__`` plus ``__dict__``/slot copying) cannot build a
+        # mypyc native instance, so messages copy themselves through ``__init__``.
+        new = Request(self.method, self.uri, from_=self.from_, to=self.to,
+                      call_id=self.call_id, cseq=self.cseq)
+        self._share_fields(new)
+        return new
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Request):
@@ -249,10 +276,8 @@ class Response(Message):
                  expires: int | None = None) -> None:
         self.status = status
         self.reason = reason_phrase(status) if reason is None else reason
-        self._init_common(via=via, from_=from_, to=to, call_id=call_id, cseq=cseq,
-                          max_forwards=max_forwards, contact=contact, contact_star=contact_star,
-                          route=route, record_route=record_route, headers=headers, body=body,
-                          content_type=content_type, expires=expires)
+        self._init_common(via, from_, to, call_id, cseq, max_forwards, contact, contact_star,
+                          route, record_route, headers, body, content_type, expires)
 
     @classmethod
     def for_request(cls, request: Request, status: int, reason: str | None = None, *,
@@ -275,6 +300,12 @@ class Response(Message):
 
     def _start_line(self) -> str:
         return f"SIP/2.0 {self.status} {self.reason}"
+
+    def __copy__(self) -> Response:
+        new = Response(self.status, self.reason, from_=self.from_, to=self.to,
+                       call_id=self.call_id, cseq=self.cseq)
+        self._share_fields(new)
+        return new
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Response):
@@ -338,7 +369,6 @@ def parse_message(data: bytes, *, stream: bool = False,
         raise ParseError("bare CR or LF in the header section (RFC 3261 §7: lines end in CRLF)")
 
     start = lines[0]
-    msg: Request | Response
     if start[:4].upper() == "SIP/":
         parts = start.split(" ", 2)
         if parts[0] != "SIP/2.0" and parts[0].upper() != "SIP/2.0":
@@ -346,9 +376,10 @@ def parse_message(data: bytes, *, stream: bool = False,
         if len(parts) < 2 or grammar.STATUS_CODE.fullmatch(parts[1]) is None:
             code = parts[1] if len(parts) > 1 else ""
             raise ParseError(f"status code {code[:20]!r} is not three digits 100-699 (§7.2)")
-        msg = Response.__new__(Response)
-        msg.status = int(parts[1])
-        msg.reason = parts[2] if len(parts) == 3 else ""
+        status = int(parts[1])
+        reason = parts[2] if len(parts) == 3 else ""
+        method = ""
+        uri: Uri | None = None
     else:
         parts = start.split(" ")
         if len(parts) != 3:
@@ -362,9 +393,8 @@ def parse_message(data: bytes, *, stream: bool = False,
         uri = parse_uri(uri_text)
         if isinstance(uri, SipUri) and uri.has_headers:
             raise ParseError("a SIP Request-URI must not contain headers (RFC 3261 §19.1.1)")
-        msg = Request.__new__(Request)
-        msg.method = method
-        msg.uri = uri
+        status = 0
+        reason = ""
 
     via: list[Via] = []
     from_: NameAddr | None = None
@@ -476,9 +506,9 @@ def parse_message(data: bytes, *, stream: bool = False,
         raise ParseError("missing mandatory CSeq header field (RFC 3261 §8.1.1)")
     if contact_star and contact:
         raise ParseError("Contact '*' mixed with other Contact values (RFC 3261 §10.2.2)")
-    if type(msg) is Request and cseq.method != msg.method:
+    if uri is not None and cseq.method != method:
         raise ParseError(f"CSeq method {cseq.method} does not match request method "
-                         f"{msg.method} (RFC 3261 §8.1.1.5)")
+                         f"{method} (RFC 3261 §8.1.1.5)")
 
     body = data[end + 4:]
     if content_length is None:
@@ -493,20 +523,17 @@ def parse_message(data: bytes, *, stream: bool = False,
                              " unframed octets in a stream message")
         body = body[:content_length]  # RFC 3261 §18.3: extra datagram octets are discarded
 
-    msg.via = via
-    msg.from_ = from_
-    msg.to = to
-    msg.call_id = call_id
-    msg.cseq = cseq
-    msg.max_forwards = max_forwards
-    msg.contact = contact
-    msg.contact_star = contact_star
-    msg.route = route
-    msg.record_route = record_route
-    msg.content_type = content_type
-    msg.expires = expires
-    msg.headers = headers
-    msg.body = body
+    msg: Request | Response
+    if uri is None:
+        msg = Response(status, reason, via=via, from_=from_, to=to, call_id=call_id, cseq=cseq,
+                       max_forwards=max_forwards, contact=contact, contact_star=contact_star,
+                       route=route, record_route=record_route, headers=headers, body=body,
+                       content_type=content_type, expires=expires)
+    else:
+        msg = Request(method, uri, via=via, from_=from_, to=to, call_id=call_id, cseq=cseq,
+                      max_forwards=max_forwards, contact=contact, contact_star=contact_star,
+                      route=route, record_route=record_route, headers=headers, body=body,
+                      content_type=content_type, expires=expires)
     msg._layout = tuple(layout)
     return msg
 

@@ -17,8 +17,13 @@ turns caching off for that object for good, since the caller may change the dict
 ``_raw`` is therefore a ``str`` (valid cache), None (not cached yet) or False (never cache).
 Containers (``NameAddr``) check ``uri._raw is <the text they saw>`` before reusing their
 own cached text. The classes are plain ``__slots__`` classes; ``dataclasses.replace`` and
-``dataclasses.fields`` still work through a ``__dataclass_fields__`` table copied from a
-field-spec dataclass.
+``dataclasses.fields`` still work through a ``__dataclass_fields__`` class attribute taken
+from a field-spec dataclass.
+
+This module is also compiled with mypyc (setup.py; docs/performance.md "SIP parse"), so it
+stays within what mypyc's native classes allow: objects are built only through
+``__init__`` (never ``object.__new__``), attributes are declared and typed, and nothing
+patches a class after its definition.
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ _SIP_URI_REST = grammar.SIP_URI_REST.fullmatch
 _TEL_URI_REST = grammar.TEL_URI_REST.fullmatch
 _ABSOLUTE_REST = grammar.ABSOLUTE_URI_REST.fullmatch
 _BAD_ESCAPE = grammar.BAD_ESCAPE.search
-_new = object.__new__
 
 #: The three states of a value's ``_raw`` cache (see the module docstring).
 RawCache = str | None | bool
@@ -102,6 +106,19 @@ def _port(port: str, text: str) -> int:
     return number
 
 
+@dataclasses.dataclass(kw_only=True)
+class _SipUriFields:
+    """The field table of SipUri, for ``dataclasses.replace`` and ``dataclasses.fields``."""
+
+    scheme: str = "sip"
+    user: str | None = None
+    password: str | None = None
+    host: str = ""
+    port: int | None = None
+    params: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
 class SipUri:
     """A ``sip:`` or ``sips:`` URI (RFC 3261 §19.1.1).
 
@@ -114,7 +131,7 @@ class SipUri:
     __slots__ = ("_headers", "_host", "_params", "_password", "_port", "_raw", "_scheme",
                  "_user")
 
-    __dataclass_fields__: ClassVar[dict[str, Any]]
+    __dataclass_fields__: ClassVar[dict[str, Any]] = _SipUriFields.__dataclass_fields__
     _scheme: str
     _user: str | None
     _password: str | None
@@ -237,6 +254,14 @@ class SipUri:
         """True when the URI embeds ``?headers`` (without turning off the text cache)."""
         return bool(self._headers)
 
+    def __copy__(self) -> SipUri:
+        # copy.copy's default cannot build a mypyc native instance; go through __init__.
+        new = SipUri(scheme=self._scheme, user=self._user, password=self._password,
+                     host=self._host, port=self._port, params=self._params,
+                     headers=self._headers)
+        new._raw = self._raw
+        return new
+
     def replace(self, **changes: Any) -> SipUri:
         """A copy with some fields changed (the same as ``dataclasses.replace``)."""
         return dataclasses.replace(self, **changes)
@@ -293,46 +318,29 @@ def make_sip_uri(scheme: str, user: str | None, password: str | None, host: str,
         _check_escapes(text)
     if host[0] == "[":
         host = parse_host(host, text)
-    uri = _new(SipUri)
-    uri._scheme = scheme
-    uri._user = user
-    uri._password = password
-    uri._host = host
-    if port is None:
-        uri._port = None
-    else:
-        uri._port = _port(port, text)
+    port_number: int | None = None
+    if port is not None:
+        port_number = _port(port, text)
         if port[0] == "0":
             canonical = False
+    params_dict: dict[str, str | None]
     if params:
-        uri._params, ok = split_params(params)
+        params_dict, ok = split_params(params)
         canonical = canonical and ok
     else:
-        uri._params = {}
-    uri._headers = {}
+        params_dict = {}
+    headers_dict: dict[str, str] = {}
     if headers:
         count = 0
         for item in headers.split("&"):
             name, _, value = item.partition("=")
-            uri._headers[name] = value
+            headers_dict[name] = value
             count += 1
-        canonical = canonical and count == len(uri._headers)
+        canonical = canonical and count == len(headers_dict)
+    uri = SipUri(scheme=scheme, user=user, password=password, host=host, port=port_number,
+                 params=params_dict, headers=headers_dict)
     uri._raw = text if canonical else None
     return uri
-
-
-@dataclasses.dataclass(kw_only=True)
-class _SipUriFields:
-    scheme: str = "sip"
-    user: str | None = None
-    password: str | None = None
-    host: str = ""
-    port: int | None = None
-    params: dict[str, str | None] = dataclasses.field(default_factory=dict)
-    headers: dict[str, str] = dataclasses.field(default_factory=dict)
-
-
-SipUri.__dataclass_fields__ = _SipUriFields.__dataclass_fields__
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
