@@ -27,7 +27,7 @@ from voipkit.aio.resolver import VIA_ALLOWANCE, SipResolver, prefer_tcp_for_size
 from voipkit.aio.sip_transport import SipTransports
 from voipkit.base.clock import Clock
 from voipkit.sip.addressing import Address, Destination, Outgoing, TransportKind, is_ip_literal
-from voipkit.sip.events import CoreEvent, ResponseReceived, TransactionTimedOut, TransportFailed
+from voipkit.sip.events import ResponseReceived, TransactionTimedOut, TransportFailed
 from voipkit.sip.uri import SipUri
 
 if TYPE_CHECKING:
@@ -52,10 +52,11 @@ class Core(Protocol):
     def handle_timer(self, *, now: float) -> None: ...
     def get_timer(self) -> float | None: ...
     def datagrams_to_send(self) -> list[Outgoing]: ...
-    def next_event(self) -> CoreEvent | None: ...
+    def next_event(self) -> object | None: ...
+    # a bare core yields CoreEvents; a UsageManager also yields usage events
 
 
-EventHandler = Callable[[CoreEvent], None]
+EventHandler = Callable[[object], None]
 
 
 class SipDriver:
@@ -90,11 +91,10 @@ class SipDriver:
         self._resolver = resolver
         self._on_event = on_event
         self._mtu = mtu
-        self.events: asyncio.Queue[CoreEvent] = asyncio.Queue()
+        self.events: asyncio.Queue[object] = asyncio.Queue()
         "Core events, when no ``on_event`` handler was given."
         self.counters: dict[str, int] = {"send_errors": 0, "handler_errors": 0}
         self._pumping = False
-        self._pump_again = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._waiting: dict[TransactionKey, asyncio.Future[Response]] = {}
@@ -201,19 +201,21 @@ class SipDriver:
     # -- outputs ---------------------------------------------------------------------
 
     def pump(self) -> None:
-        """Send what the core produced, deliver its events, re-arm the timer."""
-        if self._pumping:  # re-entered from an event handler: finish this round first
-            self._pump_again = True
+        """Send what the core produced, deliver its events, re-arm the timer.
+
+        Output queued while an event handler runs (a response the application
+        sends from its handler) is sent before the next event is delivered.
+        """
+        if self._pumping:  # re-entered from an event handler: the loop below covers it
             return
         self._pumping = True
         try:
-            again = True
-            while again:
-                self._pump_again = False
+            while True:
                 self._send_all()
-                while (event := self._core.next_event()) is not None:
-                    self._dispatch(event)
-                again = self._pump_again
+                event = self._core.next_event()
+                if event is None:
+                    break
+                self._dispatch(event)
         finally:
             self._pumping = False
         self._rearm(self._core.get_timer())
@@ -228,7 +230,7 @@ class SipDriver:
                     self.counters["send_errors"] += 1
                     self._core.transport_error(out.destination, now=self._clock.now())
 
-    def _dispatch(self, event: CoreEvent) -> None:
+    def _dispatch(self, event: object) -> None:
         self._settle(event)
         if self._on_event is None:
             self.events.put_nowait(event)
@@ -239,7 +241,7 @@ class SipDriver:
             self.counters["handler_errors"] += 1
             logger.exception("event handler failed on %s", type(event).__name__)
 
-    def _settle(self, event: CoreEvent) -> None:
+    def _settle(self, event: object) -> None:
         if isinstance(event, ResponseReceived):
             if event.response.status < 200:
                 return

@@ -518,6 +518,13 @@ class InviteSession(Usage):
         self._info_keys: set[TransactionKey] = set()
         self._refresh_keys: set[TransactionKey] = set()
 
+    @property
+    def initial_invite(self) -> Request | None:
+        """The INVITE that started the session (sent as UAC, received as UAS)."""
+        if self._invite is not None:
+            return self._invite
+        return self._server_invite.request if self._server_invite is not None else None
+
     # ====================================================================================
     # creation
     # ====================================================================================
@@ -1272,10 +1279,13 @@ class InviteSession(Usage):
                 return  # BYEs crossed: ours completes the session
             if self.state is SessionState.INCOMING and not self._final_sent:
                 self._respond_final(487, None, now=now)
-            if self._reinvite_in is not None:
+            pending = self._reinvite_in
+            if (pending is not None
+                    and self._reinvite_in_answered_cseq != pending.request.cseq.seq):
+                # a re-INVITE still unanswered when the BYE came (RFC 3261 §15.1.2)
                 self.host.send_response_for(
-                    self, core.create_response(self._reinvite_in.request, 487), now=now)
-                self._reinvite_in = None
+                    self, core.create_response(pending.request, 487), now=now)
+            self._reinvite_in = None
             self._terminate(TerminationReason.BYE_REMOTE)
         elif method == "INVITE":
             self._on_reinvite(event, now=now)

@@ -1,0 +1,579 @@
+"""Call: one phone call, joining an INVITE session to SDP offer/answer and its audio.
+
+Knows: ``sip.usage.invite.InviteSession`` (signalling), ``sdp`` (offers,
+answers, hold), ``aio.media_session.AudioSession`` (RTP, playback, recording,
+DTMF). This is pjsua-lib's job: the only place where SIP and media meet. Must
+not know: sockets or the facade.
+
+Every public method is a coroutine or a plain call made on the phone's loop;
+methods that make no sense in the call's state raise ``InvalidStateError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from voipkit.aio.media_session import AudioSession
+from voipkit.api.bus import EventBus, Handler
+from voipkit.api.errors import CallFailed as CallFailedError
+from voipkit.api.errors import ConfigurationError, InvalidStateError, MediaError
+from voipkit.api.events import (
+    CallAnswered,
+    CallConnected,
+    CallEnded,
+    CallFailure,
+    CallProgress,
+    CallTrying,
+    CallUpdated,
+    DtmfReceived,
+    InfoReceived,
+    PlaybackFinished,
+    RemoteHold,
+    RemoteUnhold,
+)
+from voipkit.sdp import (
+    CodecCapability,
+    Direction,
+    NegotiatedMedia,
+    SdpError,
+    SessionDescription,
+    create_offer,
+    is_hold,
+    negotiate_answer,
+    process_answer,
+)
+from voipkit.sip.errors import LocalProtocolError
+from voipkit.sip.message import NameAddr, Request
+from voipkit.sip.usage import invite as inv
+
+if TYPE_CHECKING:
+    from voipkit.api.phone import Phone
+
+logger = logging.getLogger(__name__)
+
+E = TypeVar("E")
+
+SDP = "application/sdp"
+DTMF_RELAY = "application/dtmf-relay"
+_DTMF_SIGNAL = re.compile(r"^\s*Signal\s*=\s*([0-9A-Da-d*#!]|1[0-6])\s*$", re.MULTILINE)
+_INFO_CODES = {str(i): c for i, c in enumerate("0123456789*#ABCD")} | {"16": "!"}
+
+
+class CallState(Enum):
+    """Where a call is."""
+
+    CALLING = "calling"
+    "Outgoing, no answer yet."
+    INCOMING = "incoming"
+    "Incoming, not answered yet."
+    EARLY = "early"
+    "A provisional response with a To tag arrived (ringing, progress)."
+    CONNECTING = "connecting"
+    "Answered, ACK pending."
+    CONNECTED = "connected"
+    "In the call."
+    ENDED = "ended"
+    "Over; the object only answers questions now."
+
+
+class Call:
+    """One call. Created by ``Account.call`` / ``Phone.call``, or for an ``IncomingCall``."""
+
+    def __init__(self, phone: Phone, session: inv.InviteSession, *, incoming: bool,
+                 remote: NameAddr, local: NameAddr, audio: AudioSession | None,
+                 offer: SessionDescription | None = None) -> None:
+        self._phone = phone
+        self._session = session
+        self.id = session.id
+        "The call's id, unique in its phone (the facade's sessionId)."
+        self.incoming = incoming
+        self.remote = remote
+        "The peer's identity (From of an incoming call, To of an outgoing one)."
+        self.local = local
+        self.state = CallState.INCOMING if incoming else CallState.CALLING
+        self.bus = EventBus(parent=phone.bus)
+        self.audio = audio
+        "The call's audio session (None once closed, or before an incoming call is answered)."
+        self.local_hold = False
+        "We put the call on hold."
+        self.remote_hold = False
+        "The peer put us on hold."
+        self.end_reason: str | None = None
+        self.end_status: int | None = None
+        self.negotiated: NegotiatedMedia | None = None
+        self.early_media = False
+        self.remote_offer: bytes | None = None
+        "The peer's offer still to be answered (incoming call, offerless INVITE response)."
+        self._local_sdp: SessionDescription | None = offer
+        self._remote_sdp: SessionDescription | None = None
+        self._sdp_version = offer.origin.sess_version if offer is not None else 0
+        self._sdp_session_id = (offer.origin.sess_id if offer is not None
+                                else int(phone.ids.token(4), 16) or 1)
+        self._answered: asyncio.Future[None] = phone.loop.create_future()
+        self._ended: asyncio.Future[None] = phone.loop.create_future()
+        self._pending_recording: str | None = None
+        if audio is not None:
+            self._wire_audio(audio)
+
+    # --- information -------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        way = "from" if self.incoming else "to"
+        return f"<Call {self.id} {way} {self.remote.uri} {self.state.value}>"
+
+    @property
+    def session(self) -> inv.InviteSession:
+        """The signalling usage (for headers of the INVITE and such)."""
+        return self._session
+
+    @property
+    def call_id(self) -> str | None:
+        dialog = self._session.dialog_id
+        if dialog is not None:
+            return dialog.call_id
+        invite = self.invite
+        return invite.call_id if invite is not None else None
+
+    @property
+    def invite(self) -> Request | None:
+        """The initial INVITE (sent or received)."""
+        return self._session.initial_invite
+
+    @property
+    def codec_names(self) -> str:
+        """The negotiated audio codec, e.g. ``PCMU`` (empty before negotiation)."""
+        if self.negotiated is None:
+            return ""
+        return self.negotiated.send_codec.encoding
+
+    @property
+    def remote_sdp(self) -> SessionDescription | None:
+        return self._remote_sdp
+
+    def on(self, event_type: type[E]) -> Any:
+        """Decorator: handle this call's events of ``event_type``."""
+        return self.bus.on(event_type)
+
+    def events(self, *types: type[Any]) -> Any:
+        """Async iterator over this call's events."""
+        return self.bus.events(*types)
+
+    async def answered(self, timeout: float | None = None) -> None:
+        """Wait until the call is answered.
+
+        Raises:
+            CallFailed: it was rejected, cancelled or got no answer.
+        """
+        await asyncio.wait_for(asyncio.shield(self._answered), timeout)
+
+    async def ended(self, timeout: float | None = None) -> None:
+        """Wait until the call is over."""
+        await asyncio.wait_for(asyncio.shield(self._ended), timeout)
+
+    # --- application actions -----------------------------------------------------------
+
+    async def ring(self, *, early_media: bool = False) -> None:
+        """Send 180 Ringing (or 183 with our answer when ``early_media``)."""
+        self._require(CallState.INCOMING, "ring")
+        now = self._phone.now()
+        if early_media and self.remote_offer is not None:
+            await self._ensure_audio()
+            answer = self._answer_offer(self.remote_offer)
+            self._session.ring(answer, status=183, now=now)
+            self._start_audio()
+        else:
+            self._session.ring(now=now)
+        self._phone.pump()
+
+    async def answer(self) -> None:
+        """Answer an incoming call with 200 OK and our session description."""
+        self._require(CallState.INCOMING, "answer")
+        await self._ensure_audio()
+        now = self._phone.now()
+        if self.remote_offer is not None:
+            body = self._answer_offer(self.remote_offer)
+            self.remote_offer = None
+        else:
+            body = self._new_offer(Direction.SENDRECV)
+        self._session.accept(body, now=now)
+        self.state = CallState.CONNECTING
+        self._start_audio()
+        self._phone.pump()
+
+    async def reject(self, status: int = 486, reason: str | None = None) -> None:
+        """Refuse an incoming call with a final response (3xx-6xx)."""
+        if not 300 <= status <= 699:
+            raise ConfigurationError(f"reject status {status} is not a final error (300-699)")
+        self._require(CallState.INCOMING, "reject")
+        self._session.reject(status, reason, now=self._phone.now())
+        self._phone.pump()
+
+    async def forward(self, target: str) -> None:
+        """Redirect an incoming call with 302 Moved Temporarily (forwardCall)."""
+        self._require(CallState.INCOMING, "forward")
+        self._session.forward(self._phone.normalize_uri(target), now=self._phone.now())
+        self._phone.pump()
+
+    async def hangup(self) -> None:
+        """End the call: CANCEL, reject (480) or BYE depending on its state."""
+        if self.state is CallState.ENDED:
+            return
+        try:
+            self._session.hangup(now=self._phone.now())
+        except LocalProtocolError as exc:
+            raise InvalidStateError(f"cannot hang up call {self.id}: {exc}") from exc
+        self._phone.pump()
+
+    async def hold(self) -> None:
+        """Put the call on hold: a re-INVITE with a=sendonly (RFC 3264 §8.4)."""
+        self._require(CallState.CONNECTED, "hold")
+        if self.local_hold:
+            return
+        self.local_hold = True
+        await self._reinvite()
+
+    async def unhold(self) -> None:
+        """Resume a held call: a re-INVITE with a=sendrecv."""
+        self._require(CallState.CONNECTED, "unhold")
+        if not self.local_hold:
+            return
+        self.local_hold = False
+        await self._reinvite()
+
+    async def update(self) -> None:
+        """Send a re-INVITE with a fresh offer (updateCall)."""
+        self._require(CallState.CONNECTED, "update")
+        await self._reinvite()
+
+    async def send_dtmf(self, digits: str, *, method: str = "rfc4733",
+                        duration: float = 0.1) -> None:
+        """Send DTMF: RFC 4733 telephone-events in the audio, or INFO application/dtmf-relay."""
+        self._require(CallState.CONNECTED, "send DTMF on")
+        bad = [d for d in digits if d.upper() not in "0123456789*#ABCD!"]
+        if bad or not digits:
+            raise ConfigurationError(f"DTMF digits {digits!r}: use 0-9, *, #, A-D or !")
+        if not 0.04 <= duration <= 5.0:
+            raise ConfigurationError(f"DTMF duration {duration} s is not within 0.04-5 s")
+        if method == "rfc4733":
+            if self.audio is None or self.negotiated is None:
+                raise InvalidStateError(f"call {self.id} has no audio stream for RFC 4733 DTMF")
+            if self.negotiated.telephone_event_pt is None:
+                raise MediaError("the peer did not accept telephone-event; use method='info'")
+            self.audio.send_dtmf(digits, duration)
+        elif method == "info":
+            for digit in digits:
+                code = "16" if digit == "!" else digit.upper()
+                body = f"Signal={code}\r\nDuration={round(duration * 1000)}\r\n".encode()
+                self._session.send_info(body, DTMF_RELAY, now=self._phone.now())
+            self._phone.pump()
+        else:
+            raise ConfigurationError(f"DTMF method {method!r} is not 'rfc4733' or 'info'")
+
+    async def send_info(self, content_type: str, body: bytes) -> None:
+        """Send an in-dialog INFO (sendInfo)."""
+        self._require(CallState.CONNECTED, "send INFO on")
+        if "/" not in content_type:
+            raise ConfigurationError(f"content type {content_type!r} is not type/subtype")
+        self._session.send_info(body, content_type, now=self._phone.now())
+        self._phone.pump()
+
+    def play(self, path: str | os.PathLike[str], *, loop: bool = False) -> asyncio.Future[bool]:
+        """Play a WAV file to the peer instead of the microphone; the future says if it ended."""
+        audio = self._require_audio("play a file into")
+        if not os.path.isfile(path):
+            raise ConfigurationError(f"file to play {os.fspath(path)!r} does not exist")
+        return audio.play_file(path, loop=loop)
+
+    def record(self, path: str | os.PathLike[str]) -> None:
+        """Record the received audio to a WAV file (finalised on stop, hang-up or close).
+
+        On an incoming call not answered yet, recording starts when its audio opens.
+        """
+        if self.state is CallState.ENDED:
+            raise InvalidStateError(f"cannot record call {self.id}: it has ended")
+        if self.audio is None or self.audio.stream is None:
+            self._pending_recording = os.fspath(path)
+            return
+        self.audio.start_recording(path)
+
+    def stop_recording(self) -> str | None:
+        """Stop and finalise the recording; returns its path."""
+        if self._pending_recording is not None:
+            path, self._pending_recording = self._pending_recording, None
+            return path
+        return self.audio.stop_recording() if self.audio is not None else None
+
+    def statistics(self) -> dict[str, int | float | str | None]:
+        """RTP statistics of the audio stream (packets, loss, jitter, RTT, codec)."""
+        return self.audio.statistics() if self.audio is not None else {}
+
+    # --- session events (from the phone's dispatcher) ---------------------------------
+
+    def handle(self, event: inv.InviteEvent) -> None:
+        """React to one event of the invite session (runs on the loop)."""
+        if isinstance(event, inv.TryingReceived):
+            self._emit(CallTrying(self))
+        elif isinstance(event, inv.ProgressReceived):
+            self.state = CallState.EARLY
+            early = event.early_media and event.body is not None
+            if early and event.body is not None and self._local_sdp is not None:
+                self._apply_answer(event.body.data, early=True)
+            self._emit(CallProgress(self, event.status, event.reason, early, event.response))
+        elif isinstance(event, inv.Answered):
+            self.state = CallState.CONNECTING
+            self._emit(CallAnswered(self, event.response))
+            if not self._answered.done():
+                self._answered.set_result(None)
+        elif isinstance(event, inv.AnswerReceived):
+            self._apply_answer(event.body.data, early=False)
+        elif isinstance(event, inv.OfferReceived):
+            # offerless INVITE: the 2xx (or reliable 1xx) carries the callee's offer
+            self._phone.spawn(self._answer_late_offer(event.body.data))
+        elif isinstance(event, inv.Connected):
+            self.state = CallState.CONNECTED
+            self._start_audio()
+            self._emit(CallConnected(self))
+        elif isinstance(event, inv.ReinviteReceived):
+            self._on_reinvite(event)
+        elif isinstance(event, inv.Updated):
+            if event.initiated_locally and event.remote_body is not None:
+                self._apply_answer(event.remote_body.data, early=False)
+            self._emit(CallUpdated(self, event.initiated_locally, event.message))
+        elif isinstance(event, inv.UpdateFailed):
+            logger.info("call %s: re-INVITE refused (%s %s)", self.id, event.status, event.reason)
+        elif isinstance(event, inv.InfoReceived):
+            self._on_info(event)
+        elif isinstance(event, inv.Failed):
+            status = event.status if event.status is not None else 408
+            self._emit(CallFailure(self, status, event.reason, event.response))
+            if not self._answered.done():
+                self._answered.set_exception(CallFailedError(
+                    f"call to {self.remote.uri} failed: {status} {event.reason}",
+                    status=status, reason=event.reason, response=event.response))
+                self._answered.exception()  # retrieved: nobody may be awaiting it
+        elif isinstance(event, inv.Terminated):
+            self._phone.spawn(self._finish(event.reason.value, event.status))
+
+    def _on_reinvite(self, event: inv.ReinviteReceived) -> None:
+        now = self._phone.now()
+        if event.offer is None:
+            self._session.provide_offer(self._new_offer(self._direction()), now=now)
+            return
+        try:
+            offer = SessionDescription.parse(event.offer.data)
+        except SdpError as exc:
+            logger.info("call %s: unusable re-INVITE offer: %s", self.id, exc)
+            self._session.reject_update(488, now=now)
+            return
+        held = self._offer_holds(offer)
+        try:
+            body = self._answer_offer(event.offer.data)
+        except SdpError:
+            self._session.reject_update(488, now=now)
+            return
+        self._session.provide_answer(body, now=now)
+        if held and not self.remote_hold:
+            self.remote_hold = True
+            self._emit(RemoteHold(self))
+        elif not held and self.remote_hold:
+            self.remote_hold = False
+            self._emit(RemoteUnhold(self))
+
+    def _on_info(self, event: inv.InfoReceived) -> None:
+        now = self._phone.now()
+        body = event.body
+        content_type = (body.content_type if body is not None else "").split(";")[0].strip()
+        accepted = {t.lower() for t in self._phone.supported_info_types}
+        if body is not None and content_type.lower() not in accepted:
+            response = self._phone.core.create_response(event.request, 415)
+            response.headers.set("Accept", ", ".join(sorted(accepted)))
+            self._phone.core.send_response(response, now=now)
+            return
+        self._session.respond(event, 200, now=now)
+        if body is not None and content_type.lower() == DTMF_RELAY:
+            match = _DTMF_SIGNAL.search(body.data.decode("utf-8", "replace"))
+            if match is not None:
+                code = match.group(1).upper()
+                self._emit(DtmfReceived(self, _INFO_CODES.get(code, code), "info"))
+                return
+        self._emit(InfoReceived(self, event.request))
+
+    # --- SDP ---------------------------------------------------------------------------
+
+    def _capabilities(self) -> list[CodecCapability]:
+        return capabilities(self._phone)
+
+    def _direction(self) -> Direction:
+        return Direction.SENDONLY if self.local_hold else Direction.SENDRECV
+
+    def _new_offer(self, direction: Direction) -> bytes:
+        audio = self.audio
+        if audio is None:
+            raise InvalidStateError(f"call {self.id} has no audio session")
+        self._sdp_version += 1
+        offer = build_offer(self._phone, audio, direction, session_id=self._sdp_session_id,
+                            version=self._sdp_version)
+        self._local_sdp = offer
+        return bytes(offer)
+
+    def _answer_offer(self, data: bytes) -> bytes:
+        audio = self.audio
+        if audio is None:
+            raise InvalidStateError(f"call {self.id} has no audio session")
+        offer = SessionDescription.parse(data)
+        self._sdp_version += 1
+        answer, streams = negotiate_answer(
+            offer, capabilities=self._capabilities(), address=audio.local_ip,
+            port=audio.local_port, session_id=self._sdp_session_id,
+            session_version=self._sdp_version, direction=self._direction(),
+            ptime=self._phone.config.media.ptime, rtcp_mux=False, username="voipkit",
+        )
+        self._remote_sdp = offer
+        self._local_sdp = answer
+        self._configure([s for s in streams if s.kind == "audio"])
+        return bytes(answer)
+
+    def _apply_answer(self, data: bytes, *, early: bool) -> None:
+        if self._local_sdp is None:
+            return
+        try:
+            answer = SessionDescription.parse(data)
+            streams = process_answer(self._local_sdp, answer)
+        except SdpError as exc:
+            logger.warning("call %s: unusable answer SDP: %s", self.id, exc)
+            return
+        self._remote_sdp = answer
+        self._configure([s for s in streams if s.kind == "audio"])
+        if early and self._phone.config.media.early_media:
+            self.early_media = True
+            self._start_audio()
+
+    def _offer_holds(self, offer: SessionDescription) -> bool:
+        audio = [m for m in offer.media if m.kind == "audio" and m.port != 0]
+        return bool(audio) and is_hold(audio[0], offer)
+
+    def _configure(self, streams: list[NegotiatedMedia]) -> None:
+        if not streams or self.audio is None:
+            return
+        self.negotiated = streams[0]
+        try:
+            self.audio.configure(streams[0])
+        except ValueError as exc:
+            logger.warning("call %s: cannot use the negotiated audio: %s", self.id, exc)
+            return
+        if self._pending_recording is not None:
+            self.audio.start_recording(self._pending_recording)
+            self._pending_recording = None
+
+    async def _reinvite(self) -> None:
+        body = self._new_offer(self._direction())
+        try:
+            self._session.update(body, now=self._phone.now())
+        except LocalProtocolError as exc:
+            raise InvalidStateError(f"call {self.id}: {exc}") from exc
+        self._phone.pump()
+
+    async def _answer_late_offer(self, data: bytes) -> None:
+        await self._ensure_audio()
+        try:
+            body = self._answer_offer(data)
+        except SdpError as exc:
+            logger.warning("call %s: unusable offer in the answer: %s", self.id, exc)
+            self._session.hangup(now=self._phone.now())
+            self._phone.pump()
+            return
+        self._session.provide_answer(body, now=self._phone.now())
+        self._phone.pump()
+
+    # --- audio -------------------------------------------------------------------------
+
+    async def _ensure_audio(self) -> AudioSession:
+        if self.audio is None:
+            audio = await self._phone.open_audio()
+            self.audio = audio
+            self._wire_audio(audio)
+        return self.audio
+
+    def _wire_audio(self, audio: AudioSession) -> None:
+        audio.on_dtmf = lambda digit: self._emit(DtmfReceived(self, digit, "rfc4733"))
+        audio.on_playback_finished = lambda path, completed: self._emit(
+            PlaybackFinished(self, str(path), completed))
+
+    def _start_audio(self) -> None:
+        audio = self.audio
+        if audio is None or audio.closed or audio.stream is None:
+            return
+        if not audio.running:
+            audio.start()
+
+    def _require_audio(self, what: str) -> AudioSession:
+        if self.state is CallState.ENDED or self.audio is None:
+            raise InvalidStateError(
+                f"cannot {what} call {self.id}: it has no audio ({self.state.value})")
+        return self.audio
+
+    # --- end ---------------------------------------------------------------------------
+
+    async def _finish(self, reason: str, status: int | None) -> None:
+        if self.state is CallState.ENDED:
+            return
+        self.state = CallState.ENDED
+        self.end_reason, self.end_status = reason, status
+        audio, self.audio = self.audio, None
+        if audio is not None:
+            try:
+                await audio.close(reason)
+            except Exception:  # the call still ends; the error is logged, never lost
+                logger.exception("call %s: closing its audio failed", self.id)
+        if not self._answered.done():
+            self._answered.set_exception(CallFailedError(
+                f"call {self.id} ended before it was answered ({reason})",
+                status=status or 487, reason=reason))
+            self._answered.exception()
+        self._emit(CallEnded(self, reason, status))
+        self._phone.forget_call(self)
+        if not self._ended.done():
+            self._ended.set_result(None)
+
+    def abort(self) -> None:
+        """Drop the call's media at once (phone shutdown); recordings are finalised."""
+        if self.audio is not None:
+            self.audio.abort("shutdown")
+            self.audio = None
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def _emit(self, event: object) -> None:
+        self.bus.emit(event)
+
+    def _require(self, state: CallState, what: str) -> None:
+        if self.state is not state:
+            raise InvalidStateError(
+                f"cannot {what} call {self.id}: it is {self.state.value}, not {state.value}")
+
+
+def capabilities(phone: Phone) -> list[CodecCapability]:
+    """The phone's codecs in its configured order of preference, as SDP capabilities."""
+    wanted = [c.upper() for c in phone.config.media.codecs]
+    caps = {c.encoding.upper(): c for c in phone.codecs.capabilities()}
+    return [caps[name] for name in wanted if name in caps]
+
+
+def build_offer(phone: Phone, audio: AudioSession, direction: Direction, *,
+                session_id: int | None = None, version: int = 1) -> SessionDescription:
+    """An audio offer for ``audio``'s address and port with the phone's codecs."""
+    media = phone.config.media
+    return create_offer(
+        capabilities=capabilities(phone), address=audio.local_ip, port=audio.local_port,
+        session_id=session_id if session_id is not None else int(phone.ids.token(4), 16) or 1,
+        session_version=version, direction=direction, ptime=media.ptime,
+        telephone_event_pt=media.dtmf_payload_type, username="voipkit",
+    )
+
+
+__all__ = ["Call", "CallState", "Handler", "build_offer", "capabilities"]

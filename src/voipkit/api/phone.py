@@ -1,0 +1,432 @@
+"""Phone: the async context manager that owns sockets, the SIP stack, accounts and calls.
+
+Knows: every layer below (it assembles them: ``SipTransports`` + ``UserAgentCore``
++ ``UsageManager`` + ``SipDriver``, the invite policy, audio sessions) and the
+public objects above them. Must not know: the PortSIP facade.
+
+    async with Phone(PhoneConfig(listen=("udp:127.0.0.1:5060",))) as phone:
+        account = await phone.add_account(AccountConfig(user="1001", domain="pbx.example",
+                                                        password=secret))
+        await account.register()
+        call = await account.call("sip:1002@pbx.example")
+        await call.answered()
+
+Everything runs on the loop that entered the context manager. Nothing guesses a
+local address: SIP listens where the config says and RTP binds the listener's
+IP (or ``MediaConfig.rtp_ip``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from voipkit.aio.errors import TransportError
+from voipkit.aio.media_session import AudioSession
+from voipkit.aio.resolver import SipResolver
+from voipkit.aio.sip_driver import SipDriver
+from voipkit.aio.sip_transport import (
+    Direction as TraceDirection,
+)
+from voipkit.aio.sip_transport import (
+    SipTransports,
+    TlsConfig,
+    TraceRecord,
+    TransportConfig,
+)
+from voipkit.api.account import Account
+from voipkit.api.bus import EventBus
+from voipkit.api.call import Call
+from voipkit.api.config import AccountConfig, PhoneConfig
+from voipkit.api.errors import ConfigurationError, InvalidStateError
+from voipkit.api.events import (
+    CallForwarded,
+    CallRefused,
+    IncomingCall,
+    OptionsReceived,
+    SignalingTraced,
+)
+from voipkit.base.ids import IdSource, RandomIds
+from voipkit.media.codecs import DEFAULT_CODECS, CodecRegistry
+from voipkit.sip.addressing import Destination, TransportKind, format_host
+from voipkit.sip.events import RequestReceived
+from voipkit.sip.message import NameAddr, Response
+from voipkit.sip.ua import CoreConfig, UserAgentCore
+from voipkit.sip.uri import SipUri
+from voipkit.sip.usage import UsageManager
+from voipkit.sip.usage import invite as inv
+from voipkit.sip.usage import registration as reg
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Methods the phone answers (the Allow header); others get 405 (RFC 3261 §8.2.1).
+ALLOW = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK")
+SUPPORTED = frozenset({"100rel", "timer"})
+_CALL_ID = re.compile(rb"\r\n(?:Call-ID|i)[ \t]*:[ \t]*([^\r\n]+)", re.IGNORECASE)
+
+
+class Phone:
+    """A SIP user agent: listeners, accounts, calls, and one event bus.
+
+    Use as ``async with Phone(config) as phone``; ``start()``/``close()`` do the same
+    by hand. Events: subscribe with ``phone.on(IncomingCall)`` etc.; every call's and
+    account's events also arrive here.
+    """
+
+    def __init__(self, config: PhoneConfig | None = None, *, ids: IdSource | None = None,
+                 resolver: SipResolver | None = None) -> None:
+        self.config = config or PhoneConfig()
+        self.ids: IdSource = ids or RandomIds()
+        self.bus = EventBus()
+        self.codecs: CodecRegistry = DEFAULT_CODECS
+        self.supported_info_types: list[str] = list(self.config.supported_info_types)
+        self.policy = inv.InvitePolicy(
+            max_sessions=self.config.max_calls, do_not_disturb=self.config.do_not_disturb,
+            forward_to=self.config.forward_to, forward_busy_only=self.config.forward_busy_only,
+            session_timer=self.config.session_timer, reliable=self.config.reliable_provisional,
+        )
+        self._resolver = resolver
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._transports: SipTransports | None = None
+        self._core: UserAgentCore | None = None
+        self._manager: UsageManager | None = None
+        self._driver: SipDriver | None = None
+        self._calls: dict[int, Call] = {}
+        self._calls_by_call_id: dict[str, Call] = {}
+        self._accounts: dict[int, Account] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._rtp_ip: str | None = None
+        self._started = False
+        self._closing = False
+        self._closed = False
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> Phone:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Open every listener and start the SIP stack.
+
+        Raises:
+            TransportError: a listener could not be opened (the message names it).
+            ConfigurationError: the configuration cannot work (e.g. TLS without a certificate).
+        """
+        if self._started:
+            raise InvalidStateError("the phone is already started")
+        self._started = True
+        self._loop = asyncio.get_running_loop()
+        tls = self.config.tls
+        tls_config = TlsConfig(verify=tls.verify, ca_file=tls.ca_file, ca_path=tls.ca_path,
+                               ciphers=tls.ciphers, cert_file=tls.cert_file, key_file=tls.key_file)
+        self._transports = SipTransports(config=TransportConfig(tls=tls_config),
+                                         trace=self._on_trace)
+        core_config = CoreConfig(timers=self.config.timers, user_agent=self.config.user_agent,
+                                 allow=ALLOW, supported=SUPPORTED, auto_options=False)
+        self._core = UserAgentCore(config=core_config, ids=self.ids)
+        self._manager = UsageManager(self._core, ids=self.ids)
+        self._manager.on_new_request("INVITE", inv.invite_factory(self.policy))
+        self._driver = SipDriver(self._manager, self._transports, resolver=self._resolver,
+                                 on_event=self._dispatch)
+        try:
+            for listen in self.config.listeners:
+                if listen.transport is TransportKind.TLS and tls.cert_file is None:
+                    raise ConfigurationError(
+                        f"cannot listen on {listen}: TLS listening needs tls.cert_file")
+                await self._driver.listen(listen.transport, listen.host, listen.port)
+        except BaseException:
+            await self.close()
+            raise
+        media_ip = self.config.media.rtp_ip or self.config.listeners[0].host
+        if media_ip in ("0.0.0.0", "::"):
+            await self.close()
+            raise ConfigurationError(
+                "listening on a wildcard address: set MediaConfig.rtp_ip to the address "
+                "to announce in SDP (voipkit never guesses it)")
+        self._rtp_ip = media_ip
+
+    async def close(self) -> None:
+        """Hang up every call, unregister every account, close every socket."""
+        if self._closed or self._closing:
+            return
+        self._closing = True
+        calls = list(self._calls.values())
+        for call in calls:
+            try:
+                await call.hangup()
+            except Exception:
+                logger.exception("hanging up %r on close failed", call)
+        if calls:
+            await asyncio.wait([asyncio.ensure_future(c.ended()) for c in calls], timeout=2.0)
+        for account in list(self._accounts.values()):
+            try:
+                await account.unregister(timeout=2.0)
+            except Exception as exc:
+                logger.info("unregistering %s on close: %s", account, exc)
+        for call in list(self._calls.values()):
+            call.abort()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._closed = True
+        if self._driver is not None:
+            self._driver.close()
+        if self._transports is not None:
+            await self._transports.close()
+        await self.bus.drain()
+
+    # --- plumbing for Account and Call ------------------------------------------------
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise InvalidStateError("the phone is not started")
+        return self._loop
+
+    @property
+    def manager(self) -> UsageManager:
+        if self._manager is None or self._closed:
+            raise InvalidStateError("the phone is not running")
+        return self._manager
+
+    @property
+    def core(self) -> UserAgentCore:
+        if self._core is None:
+            raise InvalidStateError("the phone is not started")
+        return self._core
+
+    @property
+    def driver(self) -> SipDriver:
+        if self._driver is None or self._closed:
+            raise InvalidStateError("the phone is not running")
+        return self._driver
+
+    @property
+    def transports(self) -> SipTransports:
+        if self._transports is None:
+            raise InvalidStateError("the phone is not started")
+        return self._transports
+
+    @property
+    def listening(self) -> list[tuple[TransportKind, str, int]]:
+        """Every open listener as (transport, IP, port), ports resolved."""
+        return [(kind, host, port) for kind, (host, port) in self.transports.listeners]
+
+    @property
+    def rtp_ip(self) -> str:
+        if self._rtp_ip is None:
+            raise InvalidStateError("the phone is not started")
+        return self._rtp_ip
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    def pump(self) -> None:
+        """Flush what the SIP stack queued (after an application call)."""
+        self.driver.pump()
+
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run a coroutine on the loop; its failure is logged, never lost."""
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("phone task failed", exc_info=task.exception())
+
+    async def open_audio(self) -> AudioSession:
+        media = self.config.media
+        return await AudioSession.open(self.rtp_ip, media.rtp_port_range, self.ids,
+                                       loop=self.loop, registry=self.codecs,
+                                       symmetric=media.symmetric_rtp)
+
+    def contact(self, transport: TransportKind, user: str | None = None,
+                family: int | None = None) -> NameAddr:
+        """Our Contact for ``transport``: where this phone really listens."""
+        local = self.core.local_address(transport, family) or self.core.local_address(transport)
+        if local is None:
+            kinds = ", ".join(k.value for k, _, _ in self.listening)
+            raise ConfigurationError(
+                f"no {transport.value} listener (this phone listens on {kinds})")
+        host, port = local
+        params: dict[str, str | None] = {}
+        if transport is not TransportKind.UDP:
+            params["transport"] = transport.value.lower()
+        text = f"sip:{user + '@' if user else ''}{format_host(host)}:{port}"
+        uri = SipUri.parse(text)
+        uri.params.update(params)
+        return NameAddr(uri)
+
+    def normalize_uri(self, target: str, domain: str | None = None) -> str:
+        """``sip:bob@host`` stays; ``bob@host`` -> ``sip:bob@host``; ``bob`` needs ``domain``."""
+        target = target.strip()
+        if re.match(r"^(sips?|tel):", target, re.IGNORECASE):
+            return target
+        if "@" in target:
+            return f"sip:{target}"
+        if domain is None:
+            raise ConfigurationError(f"{target!r} is not a SIP URI (try sip:{target}@HOST)")
+        return f"sip:{target}@{domain}"
+
+    async def resolve(self, uri: str | SipUri, transport: TransportKind | None = None,
+                      ) -> list[Destination]:
+        """RFC 3263 destinations for ``uri``, restricted to transports we listen on."""
+        parsed = SipUri.parse(uri) if isinstance(uri, str) else uri
+        if transport is not None and parsed.transport is None:
+            parsed.params["transport"] = transport.value.lower()
+        targets = await self.driver.resolve(parsed)
+        ours = {kind for kind, _, _ in self.listening}
+        usable = [t for t in targets if t.transport in ours]
+        if not usable:
+            have = ", ".join(sorted(k.value for k in ours))
+            raise TransportError(
+                f"{parsed} is reachable over {sorted({t.transport.value for t in targets})}, "
+                f"but this phone listens on {have}", address=str(parsed))
+        return usable
+
+    def register_call(self, call: Call) -> None:
+        self._calls[call.id] = call
+        call_id = call.call_id
+        if call_id:
+            self._calls_by_call_id[call_id] = call
+
+    def forget_call(self, call: Call) -> None:
+        self._calls.pop(call.id, None)
+        for key in [k for k, c in self._calls_by_call_id.items() if c is call]:
+            del self._calls_by_call_id[key]
+
+    # --- public API ------------------------------------------------------------------
+
+    def on(self, event_type: type[T]) -> Any:
+        """Decorator: handle every event of ``event_type`` (calls' and accounts' included)."""
+        return self.bus.on(event_type)
+
+    def events(self, *types: type[Any]) -> Any:
+        return self.bus.events(*types)
+
+    @property
+    def calls(self) -> dict[int, Call]:
+        """Live calls by id."""
+        return dict(self._calls)
+
+    def call_by_id(self, call_id: int) -> Call | None:
+        return self._calls.get(call_id)
+
+    @property
+    def accounts(self) -> list[Account]:
+        return list(self._accounts.values())
+
+    async def add_account(self, config: AccountConfig) -> Account:
+        """Add a SIP identity (nothing is sent until ``register()`` or ``call()``)."""
+        self.manager  # noqa: B018  (raises when not running)
+        account = Account(self, config, account_id=len(self._accounts) + 1)
+        self._accounts[account.id] = account
+        return account
+
+    def remove_account(self, account: Account) -> None:
+        self._accounts.pop(account.id, None)
+
+    async def call(self, uri: str, *, send_sdp: bool = True,
+                   headers: tuple[tuple[str, str], ...] = ()) -> Call:
+        """Call ``uri`` directly, peer to peer, with no account (the manual's P2P mode)."""
+        account = Account(self, AccountConfig(user="voipkit", domain=self.rtp_ip), account_id=0)
+        return await account.call(uri, send_sdp=send_sdp, headers=headers)
+
+    def set_do_not_disturb(self, enabled: bool) -> None:
+        """setDoNotDisturb: refuse incoming calls with 480 Temporarily Unavailable."""
+        self.policy.do_not_disturb = enabled
+
+    def set_forwarding(self, target: str | None, *, busy_only: bool = False) -> None:
+        """enableCallForward / disableCallForward."""
+        self.policy.forward_to = self.normalize_uri(target) if target else None
+        self.policy.forward_busy_only = busy_only
+
+    # --- events from the stack -------------------------------------------------------
+
+    def _dispatch(self, event: object) -> None:
+        if isinstance(event, inv.InviteEvent):
+            self._on_invite_event(event)
+        elif isinstance(event, reg.RegistrationSucceeded | reg.RegistrationFailed
+                        | reg.Unregistered):
+            for account in self._accounts.values():
+                if account.owns(event.usage_id):
+                    account.handle(event)
+                    return
+        elif isinstance(event, RequestReceived):
+            self._on_request(event)
+
+    def _on_invite_event(self, event: inv.InviteEvent) -> None:
+        if isinstance(event, inv.InviteReceived):
+            usage = self.manager.usage(event.session_id)
+            assert isinstance(usage, inv.InviteSession)
+            request = event.request
+            transport = TransportKind.from_token(request.via[0].transport)
+            family = 6 if ":" in (request.via[0].received or request.via[0].host) else 4
+            usage.contact = self.contact(transport, request.uri.user if isinstance(
+                request.uri, SipUri) else None, family)
+            call = Call(self, usage, incoming=True, remote=request.from_, local=request.to,
+                        audio=None)
+            if event.offer is not None:
+                call.remote_offer = event.offer.data
+            self.register_call(call)
+            call.bus.emit(IncomingCall(call, request))
+            return
+        if isinstance(event, inv.Forwarded):
+            self.bus.emit(CallForwarded(event.target, event.request))
+            return
+        if isinstance(event, inv.AutoRejected):
+            self.bus.emit(CallRefused(event.status, event.request))
+            return
+        existing = self._calls.get(event.session_id)
+        if existing is not None:
+            existing.handle(event)
+
+    def _on_request(self, event: RequestReceived) -> None:
+        request = event.request
+        now = self.now()
+        if request.method == "OPTIONS":
+            response = self.core.create_response(request, 200)
+            response.headers.set("Allow", ", ".join(ALLOW))
+            response.headers.set("Accept", "application/sdp")
+            response.headers.set("Supported", ", ".join(sorted(SUPPORTED)))
+            self.manager.send_response(response, now=now)
+            self.bus.emit(OptionsReceived(request))
+            return
+        # a method we allow but nothing here handles outside a dialog (INFO, UPDATE ...)
+        response = self.core.create_response(request, 481 if request.to.tag else 405)
+        if response.status == 405:
+            response.headers.set("Allow", ", ".join(ALLOW))
+        self.manager.send_response(response, now=now)
+
+    def _on_trace(self, record: TraceRecord) -> None:
+        match = _CALL_ID.search(record.data)
+        call = None
+        if match is not None:
+            call = self._calls_by_call_id.get(match.group(1).strip().decode("latin-1"))
+        self.bus.emit(SignalingTraced(record.direction is TraceDirection.SENT, record.data, call))
+
+    async def send_options(self, uri: str) -> Response:
+        """Send an out-of-dialog OPTIONS (sendOptions) and return the final response."""
+        from voipkit.sip.message import CSeq, Request
+
+        target = SipUri.parse(self.normalize_uri(uri))
+        targets = await self.resolve(target)
+        me = SipUri.parse(f"sip:voipkit@{format_host(self.rtp_ip)}")
+        request = Request("OPTIONS", target, from_=NameAddr(me, None, {"tag": self.ids.tag()}),
+                          to=NameAddr(target), call_id=self.ids.call_id(),
+                          cseq=CSeq(1, "OPTIONS"))
+        future = await self.driver.send_request(request, targets)
+        return await future
