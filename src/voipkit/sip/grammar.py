@@ -36,9 +36,12 @@ HOST: Final = f"(?:{HOSTNAME}|{IPV6_REFERENCE})"
 # The classes below include "%"; BAD_ESCAPE then checks that every "%" starts an escape
 # (one scan instead of an alternation per character, which Python's re runs slowly).
 # user = 1*( unreserved / escaped / user-unreserved ); user-unreserved = & = + $ , ; ? /
-_USER = f"[{UNRESERVED}&=+$,;?/%]+"
+# Possessive (``++``, ``*+``, Python 3.11): neither class holds ":" or "@", the characters
+# that must follow, so giving back characters could never help a match. Without it a URI
+# with no user part (``sip:proxy.example.com;lr``) backtracks over its whole length.
+_USER = f"[{UNRESERVED}&=+$,;?/%]++"
 # password = *( unreserved / escaped / & = + $ , )
-_PASSWORD = f"[{UNRESERVED}&=+$,%]*"
+_PASSWORD = f"[{UNRESERVED}&=+$,%]*+"
 # paramchar = param-unreserved / unreserved / escaped ; param-unreserved = [ ] / : & + $
 _PARAMCHAR = f"[{UNRESERVED}\\[\\]/:&+$%]"
 # hnv-unreserved = [ ] / ? : + $

@@ -1,0 +1,61 @@
+"""Build voipkit, compiling the SIP parser modules with mypyc when it is available.
+
+The package metadata lives in pyproject.toml; this file only adds the optional extension
+modules. The compiled modules come from the same Python source as the pure ones: an
+installed ``voipkit.sip.message`` is either ``message.cpython-*.so`` or ``message.py``, and
+both pass the same test suite (``make test`` runs it in both modes). See
+docs/performance.md "SIP parse" for why and what it buys.
+
+    pip install .                          # compiled when mypyc can be imported
+    VOIPKIT_PURE_PYTHON=1 pip install .    # pure Python, no C compiler needed
+
+pyproject.toml's [build-system] lists mypy, so an isolated build always has mypyc; a
+build without isolation and without mypy, or one where mypyc fails to import, installs
+the pure-Python package and says so, and so does an editable install (``make dev``),
+which would otherwise put .so files into src/. ``status.py`` stays interpreted: its ``IntEnum`` with
+a custom ``__new__`` is outside what mypyc compiles.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from setuptools import setup
+
+#: The modules compiled by mypyc, relative to the repository root.
+COMPILED = [
+    "src/voipkit/base/errors.py",
+    "src/voipkit/sip/errors.py",
+    "src/voipkit/sip/grammar.py",
+    "src/voipkit/sip/uri.py",
+    "src/voipkit/sip/headers.py",
+    "src/voipkit/sip/message.py",
+]
+
+
+def _ext_modules() -> list[object]:
+    if os.environ.get("VOIPKIT_PURE_PYTHON") == "1":
+        print("voipkit: VOIPKIT_PURE_PYTHON=1, installing the pure-Python package",
+              file=sys.stderr)
+        return []
+    if {"editable_wheel", "develop"} & set(sys.argv):
+        # An editable install would build the extensions in place, into src/, where they
+        # would silently shadow every later edit of the .py files.
+        print("voipkit: editable install, installing the pure-Python package",
+              file=sys.stderr)
+        return []
+    try:
+        from mypyc.build import mypycify
+    except ImportError as exc:
+        print(f"voipkit: mypyc is not available ({exc}); installing the pure-Python package",
+              file=sys.stderr)
+        return []
+    print("voipkit: compiling the SIP parser with mypyc: " + ", ".join(COMPILED),
+          file=sys.stderr)
+    # group_name gives the shared runtime library a stable name (voipkit_native__mypyc)
+    # instead of a hash. Checks stay in: strip_asserts would change behaviour.
+    return list(mypycify(COMPILED, opt_level="3", group_name="voipkit_native"))
+
+
+setup(ext_modules=_ext_modules())
