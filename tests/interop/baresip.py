@@ -36,6 +36,12 @@ Pitfalls (from the verified recipe):
   by peer"; the side that hung up reports "Connection reset by user".
 - ``sndfile`` names dumps by the second: two calls within one second overwrite each
   other. :meth:`Baresip.new_recording_second` waits until the next second starts.
+- A re-INVITE that updates media (hold/resume, the peer's hold) restarts the sndfile
+  dump: the newest ``-dec.wav`` then holds only the audio since that update (and a
+  restart within the same second overwrites the earlier dump).
+- ``mediaenc="srtp-mand"`` (or ``srtp``, ``srtp-mandf``) loads ``srtp.so`` and offers
+  RTP/SAVP with SDES keys; a CALL_MENC event reports the negotiated encryption. Verified
+  baresip<->baresip with audio intact.
 - ``aufile`` loads the whole WAV and stops at EOF: make the tone longer than the call.
 - Incoming MESSAGE text is no ctrl_tcp event; connect to the cons TCP port
   (:meth:`Baresip.console`) before it arrives.

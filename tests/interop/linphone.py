@@ -29,6 +29,11 @@ Pitfalls (from the verified recipe):
 - GRUU: the registrar must have GRUU disabled (our Kamailio has), else ACK/BYE to
   linphone's pub-gruu Contact are lost and linphone keeps the call up.
 - Single digits typed while a call is up are sent as RFC 2833/4733 DTMF.
+- On a pipe linphonec 5.1 prints call progress ("Receiving new incoming call from ...",
+  "Call N with URI connected.", "Call N with URI ended (...)", "Call N ... is now
+  paused.") but no registration progress: :meth:`Linphonec.register` polls
+  ``status register`` ("registered, identity=..." / "registered=-1").
+- Every line it reads is echoed after the ``linphonec>`` prompt; match on its replies.
 - "Could not find a suitable soundcard" and ALSA errors at start are harmless.
 """
 
@@ -241,6 +246,22 @@ class Linphonec:
     def terminate(self) -> None:
         self.send("terminate")
 
+    def pause(self) -> None:
+        """Put the current call on hold (linphonec ``pause``: re-INVITE a=sendonly)."""
+        self.send("pause")
+
+    def resume(self) -> None:
+        self.send("resume")
+
+    def calls(self, *, settle: float = 0.3) -> str:
+        """The output of ``calls`` (the call table, or "No active call."); linphonec marks
+        no end of a command's output, so this waits ``settle`` seconds after it starts."""
+        since = self.mark()
+        self.send("calls")
+        self.wait_for(r"No active call|\|", since=since, timeout=5)
+        time.sleep(settle)
+        return self.transcript()[since:]
+
     def send_dtmf(self, digits: str, *, gap: float = 0.5) -> None:
         """Type digits during a call: each single-character line is sent as RFC 2833 DTMF."""
         for digit in digits:
@@ -251,7 +272,7 @@ class Linphonec:
         """Send a SIP MESSAGE (plain text) to ``uri``."""
         self.send(f"chat {uri} {text}")
 
-    def received_stats(self) -> Any:
+    def received_stats(self) -> audio.ToneStats:
         """Tone statistics of rec.wav (stop() first for the complete file)."""
         return audio.analyse(self.rec_wav)
 
