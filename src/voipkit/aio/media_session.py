@@ -103,6 +103,10 @@ class AudioSession:
         self.on_dtmf: DtmfHandler | None = None
         self.on_playback_finished: PlaybackHandler | None = None
         self.received_while_unconfigured = 0
+        self.mute_outgoing = False
+        "Send silence instead of the source (muteSession's outgoing audio)."
+        self.mute_incoming = False
+        "Play (and record) silence instead of the peer's audio (muteSession's incoming audio)."
         pair.on_rtp = self._on_rtp
         pair.on_rtcp = self._on_rtcp
 
@@ -234,6 +238,8 @@ class AudioSession:
         if stream is None:
             return
         self._tick_time = deadline
+        if self.mute_outgoing:
+            frame = silence(len(frame))
         for data in stream.encode_frame(frame, now=deadline):
             self._pair.send_rtp(data)
         if stream.rtcp_due(deadline):
@@ -246,7 +252,8 @@ class AudioSession:
         stream = self._stream
         if stream is None:
             return silence(samples)
-        return stream.pull_audio(samples, now=self._tick_time)
+        pcm = stream.pull_audio(samples, now=self._tick_time)
+        return silence(samples) if self.mute_incoming else pcm
 
     def _send_rtcp(self, data: bytes) -> None:
         if self._mux:  # RFC 5761: RTCP goes to the RTP port

@@ -308,6 +308,14 @@ class Call:
             return path
         return self.audio.stop_recording() if self.audio is not None else None
 
+    def mute(self, *, incoming: bool | None = None, outgoing: bool | None = None) -> None:
+        """Mute the peer's audio (``incoming``) and/or ours (``outgoing``); None: unchanged."""
+        audio = self._require_audio("mute")
+        if incoming is not None:
+            audio.mute_incoming = incoming
+        if outgoing is not None:
+            audio.mute_outgoing = outgoing
+
     def statistics(self) -> dict[str, int | float | str | None]:
         """RTP statistics of the audio stream (packets, loss, jitter, RTT, codec)."""
         return self.audio.statistics() if self.audio is not None else {}
@@ -449,7 +457,7 @@ class Call:
             return
         self._remote_sdp = answer
         self._configure([s for s in streams if s.kind == "audio"])
-        if early and self._phone.config.media.early_media:
+        if early and self._phone.early_media:
             self.early_media = True
             self._start_audio()
 

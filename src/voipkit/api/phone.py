@@ -22,6 +22,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from voipkit.aio.errors import TransportError
@@ -49,6 +50,7 @@ from voipkit.api.events import (
     OptionsReceived,
     SignalingTraced,
 )
+from voipkit.api.headers import HeaderRules
 from voipkit.base.ids import IdSource, RandomIds
 from voipkit.media.codecs import DEFAULT_CODECS, CodecRegistry
 from voipkit.sip.addressing import Destination, TransportKind, format_host
@@ -59,6 +61,8 @@ from voipkit.sip.uri import SipUri
 from voipkit.sip.usage import UsageManager
 from voipkit.sip.usage import invite as inv
 from voipkit.sip.usage import registration as reg
+from voipkit.sip.usage.prack import ReliableProvisional
+from voipkit.sip.usage.session_timer import Refresher, SessionTimerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +94,12 @@ class Phone:
             forward_to=self.config.forward_to, forward_busy_only=self.config.forward_busy_only,
             session_timer=self.config.session_timer, reliable=self.config.reliable_provisional,
         )
+        self.header_rules = HeaderRules(self._session_of_call_id)
+        "Custom headers added to / modified in outgoing messages (addSipMessageHeader)."
+        self.early_media = self.config.media.early_media
+        "Play a 183's early media before the answer (enableEarlyMedia)."
+        self.rtp_port_range = self.config.media.rtp_port_range
+        "Ports for new calls' RTP (setRtpPortRange)."
         self._resolver = resolver
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transports: SipTransports | None = None
@@ -133,6 +143,7 @@ class Phone:
         core_config = CoreConfig(timers=self.config.timers, user_agent=self.config.user_agent,
                                  allow=ALLOW, supported=SUPPORTED, auto_options=False)
         self._core = UserAgentCore(config=core_config, ids=self.ids)
+        self._core.outgoing_hook = self.header_rules.apply
         self._manager = UsageManager(self._core, ids=self.ids)
         self._manager.on_new_request("INVITE", inv.invite_factory(self.policy))
         self._driver = SipDriver(self._manager, self._transports, resolver=self._resolver,
@@ -249,7 +260,7 @@ class Phone:
 
     async def open_audio(self) -> AudioSession:
         media = self.config.media
-        return await AudioSession.open(self.rtp_ip, media.rtp_port_range, self.ids,
+        return await AudioSession.open(self.rtp_ip, self.rtp_port_range, self.ids,
                                        loop=self.loop, registry=self.codecs,
                                        symmetric=media.symmetric_rtp)
 
@@ -344,6 +355,48 @@ class Phone:
         """Call ``uri`` directly, peer to peer, with no account (the manual's P2P mode)."""
         account = Account(self, AccountConfig(user="voipkit", domain=self.rtp_ip), account_id=0)
         return await account.call(uri, send_sdp=send_sdp, headers=headers)
+
+    def _session_of_call_id(self, call_id: str) -> int | None:
+        call = self._calls_by_call_id.get(call_id)
+        return call.id if call is not None else None
+
+    def set_rport(self, enabled: bool) -> None:
+        """enableRport: ask for the response's source port in our Vias (RFC 3581)."""
+        self.core.config = replace(self.core.config, rport=enabled)
+
+    def set_rtp_port_range(self, low: int, high: int) -> None:
+        """setRtpPortRange: where the RTP of new calls is bound (even RTP, RTCP + 1)."""
+        if not 1024 <= low < high <= 65535 or high - low < 2:
+            raise ConfigurationError(f"RTP port range {low}-{high} must satisfy "
+                                     "1024 <= min < max <= 65535 with room for a pair")
+        self.rtp_port_range = (low, high)
+
+    def set_session_timer(self, interval: int | None, refresher: str = "uac") -> None:
+        """enableSessionTimer(interval, refresher) / disableSessionTimer() (None)."""
+        if interval is None:
+            self.policy.session_timer = SessionTimerConfig()
+            return
+        try:
+            who = Refresher(refresher.lower())
+        except ValueError:
+            raise ConfigurationError(f"refresher {refresher!r} is not 'uac' or 'uas'") from None
+        try:
+            self.policy.session_timer = SessionTimerConfig(enabled=True, interval=interval,
+                                                           refresher=who)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    def set_reliable_provisional(self, mode: int) -> None:
+        """setReliableProvisional (0-3, RFC 3262)."""
+        try:
+            self.policy.reliable = ReliableProvisional(mode)
+        except ValueError:
+            raise ConfigurationError(f"reliable provisional mode {mode} is not 0-3") from None
+
+    def set_max_calls(self, count: int) -> None:
+        if not 1 <= count <= 10000:
+            raise ConfigurationError(f"max calls {count} is not within 1-10000")
+        self.policy.max_sessions = count
 
     def set_do_not_disturb(self, enabled: bool) -> None:
         """setDoNotDisturb: refuse incoming calls with 480 Temporarily Unavailable."""

@@ -19,8 +19,9 @@ After calling any input method, drain ``datagrams_to_send()`` and
 from __future__ import annotations
 
 import copy
+import logging
 from collections import Counter, deque
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -53,6 +54,8 @@ from voipkit.sip.transaction.keys import Role, TransactionKey, TransactionTimer
 from voipkit.sip.transaction.layer import ClientAttempt, TransactionLayer
 from voipkit.sip.transaction.server import ServerTransaction
 from voipkit.sip.validate import validate_request
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_ALLOW = (
     "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK",
@@ -87,6 +90,9 @@ class CoreConfig:
 
     max_datagram_size: int = 65535
     "Larger inputs are dropped and counted (``dropped_oversize``)."
+
+    rport: bool = True
+    "Add an empty ``rport`` to the Via of requests we send (RFC 3581; enableRport)."
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +140,10 @@ class UserAgentCore:
         self._server_tags: dict[TransactionKey, str] = {}
         self._pending_2xx: dict[_AckWait, _Pending2xx] = {}
         self._sent_acks: dict[tuple[DialogId, int], Outgoing] = {}
+        self.outgoing_hook: Callable[[Request | Response], None] | None = None
+        """Called with every request and response just before it is serialized for the
+        first time, to add or change headers (the facade's addSipMessageHeader rules).
+        It must not raise; if it does, the message is sent unchanged and the error logged."""
 
     # --- configuration -----------------------------------------------------------------
 
@@ -264,8 +274,11 @@ class UserAgentCore:
         if self.config.user_agent and "User-Agent" not in stamped.headers:
             stamped.headers.add("User-Agent", self.config.user_agent)
         branch = self._ids.branch()
-        stamped.via = [Via(destination.transport.value, host, port,
-                           {"branch": branch, "rport": None})]
+        params: dict[str, str | None] = {"branch": branch}
+        if self.config.rport:
+            params["rport"] = None  # RFC 3581 §3: ask for the source port in the response
+        stamped.via = [Via(destination.transport.value, host, port, params)]
+        self._apply_hook(stamped)
         return stamped
 
     def _send_ack(self, ack: Request, destination: Destination) -> TransactionKey:
@@ -349,8 +362,19 @@ class UserAgentCore:
             )
         self._send_through(tx, response, now=now)
 
+    def _apply_hook(self, message: Request | Response) -> None:
+        hook = self.outgoing_hook
+        if hook is None:
+            return
+        try:
+            hook(message)
+        except Exception:
+            self._counters["outgoing_hook_errors"] += 1
+            logger.exception("outgoing_hook failed; %s sent unchanged", _first_line(message))
+
     def _send_through(self, tx: ServerTransaction, response: Response, *, now: float) -> None:
         request = tx.request
+        self._apply_hook(response)
         tx.send_response(response, now=now)
         self._layer.reap(tx.key)
         status = response.status
@@ -665,6 +689,12 @@ def stamp_received(via: Via, source: Address) -> None:
         via.params["rport"] = str(port)
     elif strip_brackets(via.host).lower() != host.lower():
         via.params["received"] = host
+
+
+def _first_line(message: Request | Response) -> str:
+    if isinstance(message, Request):
+        return f"{message.method} {message.uri}"
+    return f"{message.status} {message.reason}"
 
 
 def _family(host: str) -> int:
