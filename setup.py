@@ -12,8 +12,13 @@ docs/performance.md "SIP parse" for why and what it buys.
 pyproject.toml's [build-system] lists mypy, so an isolated build always has mypyc; a
 build without isolation and without mypy, or one where mypyc fails to import, installs
 the pure-Python package and says so, and so does an editable install (``make dev``),
-which would otherwise put .so files into src/. ``status.py`` stays interpreted: its ``IntEnum`` with
-a custom ``__new__`` is outside what mypyc compiles.
+which would otherwise put .so files into src/.
+
+Left interpreted on purpose: ``sip/status.py`` (its ``IntEnum`` with a custom ``__new__`` is
+outside what mypyc compiles) and the exception modules ``base/errors.py``/``sip/errors.py``:
+a compiled exception class gets a fixed instance layout, and every class that also derives
+from an ``OSError`` (``api.errors.TransactionTimeout(SipError, TimeoutError)``) then fails
+with "multiple bases have instance lay-out conflict". Errors are off the hot path anyway.
 """
 
 from __future__ import annotations
@@ -25,8 +30,6 @@ from setuptools import setup
 
 #: The modules compiled by mypyc, relative to the repository root.
 COMPILED = [
-    "src/voipkit/base/errors.py",
-    "src/voipkit/sip/errors.py",
     "src/voipkit/sip/grammar.py",
     "src/voipkit/sip/uri.py",
     "src/voipkit/sip/headers.py",
