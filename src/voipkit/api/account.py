@@ -44,6 +44,7 @@ class Account:
         self._usage_ids: set[int] = set()
         self._outcome: asyncio.Future[AccountRegistered] | None = None
         self._unregistered: asyncio.Future[None] | None = None
+        self._flows: set[Destination] = set()
 
     def __repr__(self) -> str:
         return f"<Account {self.aor}>"
@@ -100,9 +101,16 @@ class Account:
         loop = self.phone.loop
         if self.registration is not None:
             self.registration.unregister(now=self.phone.now())
+        contact = self.phone.contact(self.config.kind, self.config.user)
+        if self.config.stun is not None and self.config.kind is TransportKind.UDP:
+            # RFC 5389: learn the address the registrar will see and register that
+            host, port = await self.phone.public_address(self.config.stun)
+            assert isinstance(contact.uri, SipUri)
+            contact.uri.host, contact.uri.port = host, port
+        self._flows = set(targets)
         config = reg.RegistrationConfig(
             aor=self.aor, registrar=self._server_uri(self.config.server),
-            contact=self.phone.contact(self.config.kind, self.config.user),
+            contact=contact,
             targets=tuple(targets), credentials=self.credentials,
             display_name=self.config.display_name, expires=self.config.expires,
             retry_times=self.config.retry_times, instance_id=self.config.instance_id,
@@ -136,6 +144,8 @@ class Account:
                | reg.Unregistered) -> None:
         if isinstance(event, reg.RegistrationSucceeded):
             self.registered = True
+            for destination in self._flows:
+                self.phone.watch_flow(destination)
             public = AccountRegistered(self, event.status, event.reason, event.expires,
                                        event.response)
             self.bus.emit(public)
@@ -157,6 +167,14 @@ class Account:
             self.bus.emit(AccountUnregistered(self, event.status, event.reason))
             if self._unregistered is not None and not self._unregistered.done():
                 self._unregistered.set_result(None)
+
+    def flow_failed(self, destination: Destination) -> None:
+        """The keep-alive lost the flow to ``destination``: register again now."""
+        usage = self.registration
+        if destination in self._flows and usage is not None and usage.state in (
+                reg.RegistrationState.REGISTERED, reg.RegistrationState.REFRESHING):
+            usage.network_changed(now=self.phone.now())
+            self.phone.pump()
 
     # --- calls -------------------------------------------------------------------------
 

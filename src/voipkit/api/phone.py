@@ -26,7 +26,9 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from voipkit.aio.errors import TransportError
+from voipkit.aio.keepalive import KeepAliveScheduler
 from voipkit.aio.media_session import AudioSession
+from voipkit.aio.netinfo import local_addresses, prefer_ipv6_order
 from voipkit.aio.resolver import SipResolver
 from voipkit.aio.sip_driver import SipDriver
 from voipkit.aio.sip_transport import (
@@ -38,10 +40,11 @@ from voipkit.aio.sip_transport import (
     TraceRecord,
     TransportConfig,
 )
+from voipkit.aio.stun import StunClient
 from voipkit.api.account import Account
 from voipkit.api.bus import EventBus
 from voipkit.api.call import Call
-from voipkit.api.config import AccountConfig, PhoneConfig
+from voipkit.api.config import AccountConfig, PhoneConfig, split_host_port
 from voipkit.api.errors import ConfigurationError, InvalidStateError
 from voipkit.api.events import (
     CallForwarded,
@@ -111,6 +114,10 @@ class Phone:
         self._accounts: dict[int, Account] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._rtp_ip: str | None = None
+        self._stun: StunClient | None = None
+        self._keepalive: KeepAliveScheduler | None = None
+        self.ipv6_priority = False
+        "Prefer IPv6 destinations of a resolved name (enablePriorityIPv6Domain)."
         self._started = False
         self._closing = False
         self._closed = False
@@ -164,6 +171,10 @@ class Phone:
                 "listening on a wildcard address: set MediaConfig.rtp_ip to the address "
                 "to announce in SDP (voipkit never guesses it)")
         self._rtp_ip = media_ip
+        self._stun = StunClient.attach(self._transports, ids=self.ids,
+                                       software=self.config.user_agent)
+        self._keepalive = KeepAliveScheduler(self._transports, interval=0, stun=self._stun,
+                                             on_failure=self._on_flow_failed)
 
     async def close(self) -> None:
         """Hang up every call, unregister every account, close every socket."""
@@ -185,6 +196,8 @@ class Phone:
                 logger.info("unregistering %s on close: %s", account, exc)
         for call in list(self._calls.values()):
             call.abort()
+        if self._keepalive is not None:
+            await self._keepalive.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -298,7 +311,7 @@ class Phone:
         parsed = SipUri.parse(uri) if isinstance(uri, str) else uri
         if transport is not None and parsed.transport is None:
             parsed.params["transport"] = transport.value.lower()
-        targets = await self.driver.resolve(parsed)
+        targets = prefer_ipv6_order(await self.driver.resolve(parsed), self.ipv6_priority)
         ours = {kind for kind, _, _ in self.listening}
         usable = [t for t in targets if t.transport in ours]
         if not usable:
@@ -355,6 +368,45 @@ class Phone:
         """Call ``uri`` directly, peer to peer, with no account (the manual's P2P mode)."""
         account = Account(self, AccountConfig(user="voipkit", domain=self.rtp_ip), account_id=0)
         return await account.call(uri, send_sdp=send_sdp, headers=headers)
+
+    @staticmethod
+    def local_addresses() -> list[str]:
+        """This machine's IP addresses, non-loopback first (getNICNums/getLocalIpAddress)."""
+        return local_addresses()
+
+    async def public_address(self, stun_server: str) -> tuple[str, int]:
+        """Our UDP listener's address as a STUN server sees it (RFC 5389 Binding).
+
+        Raises:
+            TransportError: the server did not answer or answered with an error.
+        """
+        host, port = split_host_port(stun_server, what="STUN server")
+        targets = await self.driver.resolve(SipUri.parse(f"sip:{format_host(host)}"))
+        address = (targets[0].host, port or 3478)
+        if self._stun is None:
+            raise InvalidStateError("the phone is not started")
+        return await self._stun.binding(address)
+
+    def set_keepalive(self, interval: float) -> None:
+        """setKeepAliveTime: ping registration flows every ``interval`` s (0 disables).
+
+        CRLF pings on TCP/TLS (RFC 5626 §4.4.1); STUN or CRLF keep-alives on UDP. A
+        flow that stops answering makes its account register again at once.
+        """
+        if interval < 0:
+            raise ConfigurationError(f"keep-alive interval {interval} must be >= 0")
+        if self._keepalive is None:
+            raise InvalidStateError("the phone is not started")
+        self._keepalive.set_interval(interval)
+
+    def watch_flow(self, destination: Destination) -> None:
+        if self._keepalive is not None:
+            self._keepalive.watch(destination)
+
+    def _on_flow_failed(self, destination: Destination, reason: str) -> None:
+        logger.info("keep-alive flow to %s failed (%s): registering again", destination, reason)
+        for account in self._accounts.values():
+            account.flow_failed(destination)
 
     def _session_of_call_id(self, call_id: str) -> int | None:
         call = self._calls_by_call_id.get(call_id)
