@@ -1,182 +1,182 @@
-"""`voipkit demo`: two SIP user agents on loopback exchanging OPTIONS for real.
+"""`voipkit demo`: the PortSIP manual's P2P sample, for real, on loopback.
 
-Knows: the sans-IO core (``voipkit.sip``) and its asyncio driver
-(``voipkit.aio``). Must not know: anything the public ``api`` will hide — this
-job exists until the calls work delivers the manual's P2P call demo.
+Knows: the public ``voipkit.api`` only, like an application. Must not know:
+anything below it.
 
-Two user-agent cores, alice and bob, each listen on UDP, TCP and TLS on
-127.0.0.1 and on UDP ::1, on ports the kernel picks. Alice sends an
-OPTIONS to bob over each transport; bob's core answers with 200 and its
-Allow/Accept/Supported. Every message is printed as it crosses a socket (the
-trace hook that will feed onSendingSignaling/onReceivedSignaling). Finally a
-malformed request is thrown at bob from a raw socket, and bob answers 400 with
-a reason that names the problem instead of crashing.
+Two user agents, "111" and "222", listen on 127.0.0.1 (ports the kernel picks)
+with no server between them. 111 calls 222; 222 rings and answers and records
+what it hears; 111 plays a short speech file (made with espeak-ng and shipped in
+the package), sends DTMF, holds and resumes the call, then hangs up. Every
+callback is printed as it happens, under the manual's callback names, followed
+by a report (codec, packets, loss, jitter) and a check that the recording on
+disk really contains the speech that was sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import socket
-import subprocess
-import tempfile
+import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+import wave
+from importlib.resources import as_file, files
 from pathlib import Path
 
-from voipkit.aio.errors import TransportError
-from voipkit.aio.sip_driver import SipDriver
-from voipkit.aio.sip_transport import (
-    Direction,
-    SipTransports,
-    TlsConfig,
-    TraceRecord,
-    TransportConfig,
+import numpy as np
+
+from voipkit.api import (
+    AccountConfig,
+    CallAnswered,
+    CallConnected,
+    CallEnded,
+    CallProgress,
+    CallTrying,
+    DtmfReceived,
+    IncomingCall,
+    MediaConfig,
+    Phone,
+    PhoneConfig,
+    PlaybackFinished,
+    RemoteHold,
+    RemoteUnhold,
 )
-from voipkit.base.ids import RandomIds
-from voipkit.sip.addressing import Destination, TransportKind, format_host
-from voipkit.sip.message import CSeq, NameAddr, Request
-from voipkit.sip.ua import CoreConfig, UserAgentCore
-from voipkit.sip.uri import SipUri
+
+SPEECH = "speech-8k.wav"
+DTMF = "1234#"
 
 
-@dataclass
-class _Agent:
-    name: str
-    driver: SipDriver
-    transports: SipTransports
+class Timeline:
+    """Prints events with the time since the demo started."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.lines: list[str] = []
+
+    def __call__(self, who: str, what: str) -> None:
+        line = f"[{time.monotonic() - self.start:6.3f}s] {who:<4} {what}"
+        self.lines.append(line)
+        print(line, flush=True)
 
 
-def _printer(name: str, *, verbose: bool):  # type: ignore[no-untyped-def]
-    def trace(record: TraceRecord) -> None:
-        arrow = "->" if record.direction is Direction.SENT else "<-"
-        peer = f"{format_host(record.remote[0])}:{record.remote[1]}"
-        text = record.data.decode("utf-8", "replace").rstrip("\r\n")
-        first, _, rest = text.partition("\r\n")
-        print(f"[{name}] {arrow} {record.transport.value:<3} {peer:<22} {first}")
-        if verbose:
-            for line in rest.split("\r\n"):
-                print(f"{'':>8}| {line}")
-    return trace
+def _read_pcm(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path)) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16), w.getframerate()
 
 
-@contextlib.contextmanager
-def _self_signed_cert() -> Iterator[tuple[str, str] | None]:
-    """A throw-away certificate for 127.0.0.1 made with the openssl CLI, if present."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        yield None
-        return
-    with tempfile.TemporaryDirectory(prefix="voipkit-demo-") as tmp:
-        cert, key = str(Path(tmp) / "cert.pem"), str(Path(tmp) / "key.pem")
-        subprocess.run(
-            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-nodes", "-days", "1", "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
-             "-addext", "subjectAltName=IP:127.0.0.1,IP:::1"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        yield cert, key
+def speech_similarity(sent: np.ndarray, received: np.ndarray) -> float:
+    """Best Pearson correlation (-1..1) of the 10 ms loudness envelopes over all alignments.
+
+    Robust to the codec and to the delay before the speech starts in the recording:
+    the received envelope is slid along the sent one and each window is compared
+    with its own mean and deviation.
+    """
+    def envelope(x: np.ndarray) -> np.ndarray:
+        frames = len(x) // 80
+        blocks = x[: frames * 80].astype(np.float64).reshape(frames, 80)
+        return np.sqrt((blocks**2).mean(axis=1))
+
+    a, b = envelope(sent), envelope(received)
+    n = len(a)
+    if n < 2 or len(b) < n:
+        return 0.0
+    a = (a - a.mean()) / (a.std() + 1e-12)
+    sums = np.concatenate(([0.0], np.cumsum(b)))
+    squares = np.concatenate(([0.0], np.cumsum(b * b)))
+    means = (sums[n:] - sums[:-n]) / n
+    stds = np.sqrt(np.maximum((squares[n:] - squares[:-n]) / n - means**2, 0.0)) + 1e-12
+    dots = np.correlate(b, a, mode="valid") / n  # a has zero mean, so the window mean drops
+    return float((dots / stds).max())
 
 
-async def _agent(name: str, tls: TlsConfig | None, *, verbose: bool) -> _Agent:
-    config = TransportConfig(tls=tls) if tls is not None else TransportConfig()
-    transports = SipTransports(config=config, trace=_printer(name, verbose=verbose))
-    core = UserAgentCore(config=CoreConfig(user_agent=f"voipkit-demo-{name}"), ids=RandomIds())
-    driver = SipDriver(core, transports)
-    await driver.listen(TransportKind.UDP, "127.0.0.1", 0)
-    await driver.listen(TransportKind.TCP, "127.0.0.1", 0)
-    if tls is not None:
-        await driver.listen(TransportKind.TLS, "127.0.0.1", 0)
-    if socket.has_ipv6:
-        try:
-            await driver.listen(TransportKind.UDP, "::1", 0)
-        except TransportError as exc:  # a host without IPv6 loopback: say so, go on with IPv4
-            print(f"({name}: no IPv6 loopback here, {exc})")
-    return _Agent(name, driver, transports)
+async def run(out_dir: Path) -> int:
+    timeline = Timeline()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recording = out_dir / "recording.wav"
+    config = PhoneConfig(listen=("udp:127.0.0.1:0",),
+                         media=MediaConfig(rtp_port_range=(40000, 40999)))
+    caller, callee = Phone(config), Phone(config)
+    await caller.start()
+    await callee.start()
+    _, host, port = callee.listening[0]
+    timeline("222", f"initialized: udp:{host}:{port}")
+    timeline("111", f"initialized: udp:{caller.listening[0][1]}:{caller.listening[0][2]}")
+    account = await caller.add_account(AccountConfig(user="111", domain=host))
+    ended = asyncio.Event()
+    played = asyncio.Event()
 
+    @callee.on(IncomingCall)
+    async def on_incoming(event: IncomingCall) -> None:
+        timeline("222", f"onInviteIncoming from {event.call.remote.uri}")
+        await event.call.ring()
+        timeline("222", "sent 180 Ringing")
+        event.call.record(recording)
+        await asyncio.sleep(0.3)
+        await event.call.answer()
+        timeline("222", "answerCall -> 200 OK")
 
-def _options(to: str, *, ids: RandomIds) -> Request:
-    uri = SipUri.parse(to)
-    return Request(
-        "OPTIONS", uri,
-        from_=NameAddr(SipUri.parse("sip:alice@127.0.0.1"), "Alice", {"tag": ids.tag()}),
-        to=NameAddr(uri), call_id=ids.call_id(), cseq=CSeq(1, "OPTIONS"),
-    )
-
-
-async def run(*, verbose: bool = True) -> int:
-    """Run the demo; return a process exit status (0 when every exchange succeeded)."""
-    results: list[tuple[str, str, float]] = []
-    ids = RandomIds()
-    with _self_signed_cert() as cert:
-        # one self-signed certificate serves both listeners and is the trust anchor
-        tls = TlsConfig(cert_file=cert[0], key_file=cert[1], ca_file=cert[0]) if cert else None
-        bob = await _agent("bob", tls, verbose=verbose)
-        alice = await _agent("alice", tls, verbose=verbose)
-        try:
-            targets: list[tuple[str, Destination]] = []
-            for kind, (host, port) in bob.transports.listeners:
-                label = f"{kind.value}/IPv6" if ":" in host else kind.value
-                targets.append((label, Destination(kind, host, port)))
-            if cert is None:
-                print("(openssl not found: TLS is left out of this run)")
-            for label, dest in targets:
-                print(f"\n=== OPTIONS alice -> bob over {label} ({dest}) ===")
-                target = f"sip:bob@{format_host(dest.host)}:{dest.port}"
-                started = time.perf_counter()
-                future = await alice.driver.send_request(_options(target, ids=ids), [dest])
-                try:
-                    response = await asyncio.wait_for(future, 10)
-                    outcome = f"{response.status} {response.reason}"
-                except (TimeoutError, OSError) as exc:
-                    outcome = f"failed: {exc}"
-                results.append((label, outcome, (time.perf_counter() - started) * 1000))
-            print("\n=== a malformed request from a raw socket (CSeq method mismatch) ===")
-            bob_udp = next(a for k, a in bob.transports.listeners
-                           if k is TransportKind.UDP and ":" not in a[0])
-            outcome = await _malformed(bob_udp)
-            results.append(("malformed", outcome, 0.0))
-        finally:
-            alice.driver.close()
-            bob.driver.close()
-            await alice.transports.close()
-            await bob.transports.close()
-    print("\n=== summary ===")
-    ok = True
-    for label, outcome, ms in results:
-        timing = f"{ms:6.1f} ms" if ms else ""
-        print(f"  {label:<10} {outcome:<48} {timing}")
-        expected = "400" if label == "malformed" else "200"
-        ok = ok and outcome.startswith(expected)
-    print("all exchanges succeeded" if ok else "SOME EXCHANGES FAILED")
+    callee.on(CallConnected)(lambda e: timeline("222", "onInviteConnected"))
+    callee.on(DtmfReceived)(lambda e: timeline("222", f"onRecvDtmfTone {e.digit} ({e.method})"))
+    callee.on(RemoteHold)(lambda e: timeline("222", "onRemoteHold"))
+    callee.on(RemoteUnhold)(lambda e: timeline("222", "onRemoteUnHold"))
+    callee.on(CallEnded)(lambda e: (timeline("222", f"onInviteClosed ({e.reason})"), ended.set()))
+    caller.on(CallTrying)(lambda e: timeline("111", "onInviteTrying"))
+    caller.on(CallProgress)(lambda e: timeline("111", f"onInviteRinging {e.status} {e.reason}"))
+    caller.on(CallAnswered)(lambda e: timeline("111", "onInviteAnswered"))
+    caller.on(CallConnected)(lambda e: timeline("111", "onInviteConnected"))
+    caller.on(PlaybackFinished)(lambda e: (timeline("111", "onPlayFileFinished"), played.set()))
+    caller.on(CallEnded)(lambda e: timeline("111", f"onInviteClosed ({e.reason})"))
+    stats: dict[str, object] = {}
+    try:
+        with as_file(files("voipkit.data") / SPEECH) as speech_path:
+            call = await account.call(f"sip:222@{host}:{port}")
+            timeline("111", f"call sip:222@{host}:{port} -> session {call.id}")
+            await call.answered(timeout=10)
+            await asyncio.sleep(0.2)
+            call.play(speech_path)
+            timeline("111", f"startPlayingFileToRemote {SPEECH}")
+            await asyncio.wait_for(played.wait(), 30)
+            await asyncio.sleep(0.3)
+            await call.send_dtmf(DTMF)
+            timeline("111", f"sendDtmf {DTMF} (RFC 4733)")
+            await asyncio.sleep(1.2)
+            await call.hold()
+            timeline("111", "hold")
+            await asyncio.sleep(0.8)
+            await call.unhold()
+            timeline("111", "unHold")
+            await asyncio.sleep(0.5)
+            stats = dict(call.statistics())
+            remote_stats = {}
+            for c in callee.calls.values():
+                remote_stats = dict(c.statistics())
+            await call.hangup()
+            timeline("111", "hangUp")
+            await asyncio.wait_for(ended.wait(), 10)
+            sent, _ = _read_pcm(speech_path)
+    finally:
+        await caller.close()
+        await callee.close()
+    received, rate = _read_pcm(recording)
+    similarity = speech_similarity(sent, received)
+    print("\n=== report ===")
+    print(f"  codec            {stats.get('codec')}")
+    print(f"  111 sent         {stats.get('packets_sent')} RTP packets")
+    print(f"  222 received     {remote_stats.get('packets_received')} RTP packets, "
+          f"lost {remote_stats.get('lost')}, jitter {remote_stats.get('jitter_ms', 0):.2f} ms")
+    rtt = stats.get("rtt_ms")
+    print(f"  round trip       {'n/a' if rtt is None else f'{rtt:.2f} ms'} (RTCP)")
+    print(f"  recording        {recording} ({len(received) / rate:.2f} s at {rate} Hz)")
+    print(f"  speech check     envelope correlation {similarity:.2f} with the file sent")
+    digits = "".join(line.split("onRecvDtmfTone ")[1][0] for line in timeline.lines
+                     if "onRecvDtmfTone" in line)
+    ok = similarity > 0.6 and digits == DTMF
+    print(f"  DTMF received    {digits!r}")
+    print("demo OK" if ok else "DEMO FAILED")
     return 0 if ok else 1
 
 
-async def _malformed(address: tuple[str, int]) -> str:
-    loop = asyncio.get_running_loop()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.setblocking(False)
-        port = sock.getsockname()[1]
-        bad = (
-            f"OPTIONS sip:bob@127.0.0.1:{address[1]} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-malformed-1\r\n"
-            "Max-Forwards: 70\r\nTo: <sip:bob@127.0.0.1>\r\n"
-            "From: <sip:mallory@127.0.0.1>;tag=m1\r\nCall-ID: malformed-1\r\n"
-            "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
-        ).encode()
-        print(f"[raw]   -> UDP {address[0]}:{address[1]:<12} OPTIONS with 'CSeq: 1 INVITE'")
-        await loop.sock_sendto(sock, bad, address)
-        try:
-            data = await asyncio.wait_for(loop.sock_recv(sock, 65535), 5)
-        except TimeoutError:
-            return "no answer"
-        first = data.split(b"\r\n", 1)[0].decode()
-        print(f"[raw]   <- {first}")
-        return first.removeprefix("SIP/2.0 ")
-
-
-def main(*, verbose: bool = True) -> int:
-    return asyncio.run(run(verbose=verbose))
+def main(out_dir: str = "demo-output") -> int:
+    try:
+        return asyncio.run(run(Path(out_dir)))
+    except Exception as exc:  # a demo failure is reported in one line, not a traceback
+        print(f"voipkit demo: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
