@@ -5,6 +5,9 @@ references), written once here so every parser shares the same definitions. Must
 message objects; the modules that build values from these matches live in ``uri``,
 ``headers`` and ``message``.
 
+Patterns carry explicit ``re.Pattern[str]`` types: mypyc (setup.py) type-checks this
+module inside the ``voipkit.sip`` import cycle, where inferred types are not yet known.
+
 Every pattern is meant for ``fullmatch`` (or ``match`` at a position) on text that has
 already been unfolded (RFC 3261 §7.3.1: CRLF followed by whitespace is one SP).
 """
@@ -48,48 +51,50 @@ _PARAMCHAR = f"[{UNRESERVED}\\[\\]/:&+$%]"
 _HNVCHAR = f"[{UNRESERVED}\\[\\]/?:+$%]"
 
 #: SIP-URI / SIPS-URI (RFC 3261 §19.1.1, §25.1), after the scheme and its colon.
-SIP_URI_REST: Final = re.compile(
+SIP_URI_REST: Final[re.Pattern[str]] = re.compile(
     f"(?:(?P<user>{_USER})(?::(?P<password>{_PASSWORD}))?@)?"
     f"(?P<host>{HOST})(?::(?P<port>\\d{{1,5}}))?"
     f"(?P<params>(?:;{_PARAMCHAR}+(?:={_PARAMCHAR}*)?)*)"
     f"(?:\\?(?P<headers>{_HNVCHAR}*={_HNVCHAR}*(?:&{_HNVCHAR}*={_HNVCHAR}*)*))?"
 )
 #: A "%" that does not start an escaped octet (RFC 3261 §25.1 escaped = "%" HEXDIG HEXDIG).
-BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
+BAD_ESCAPE: Final[re.Pattern[str]] = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 #: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
-SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+\-.]*):")
+SCHEME: Final[re.Pattern[str]] = re.compile(r"([A-Za-z][A-Za-z0-9+\-.]*):")
 #: absoluteURI (RFC 2396 as cited by RFC 3261 §25.1): scheme ":" then uric characters.
-ABSOLUTE_URI_REST: Final = re.compile(r"[A-Za-z0-9\-_.!~*'()%;/?:@&=+$,\[\]#]+")
+ABSOLUTE_URI_REST: Final[re.Pattern[str]] = re.compile(r"[A-Za-z0-9\-_.!~*'()%;/?:@&=+$,\[\]#]+")
 
 #: telephone-subscriber (RFC 3966 §3): global or local number, then ;params.
-TEL_URI_REST: Final = re.compile(
+TEL_URI_REST: Final[re.Pattern[str]] = re.compile(
     r"(?P<number>\+[0-9\-.()]*[0-9][0-9\-.()]*|[0-9A-Fa-f*#\-.()]*[0-9A-Fa-f*#][0-9A-Fa-f*#\-.()]*)"
     f"(?P<params>(?:;[{UNRESERVED}\\[\\]/:&+$%=]+)*)"
 )
 
-METHOD: Final = re.compile(TOKEN)
-HEADER_NAME: Final = re.compile(TOKEN)
-CALL_ID: Final = re.compile(f"[{WORD_CHARS}]+(?:@[{WORD_CHARS}]+)?")
+METHOD: Final[re.Pattern[str]] = re.compile(TOKEN)
+HEADER_NAME: Final[re.Pattern[str]] = re.compile(TOKEN)
+CALL_ID: Final[re.Pattern[str]] = re.compile(f"[{WORD_CHARS}]+(?:@[{WORD_CHARS}]+)?")
 #: SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT ("SIP" is case-insensitive in ABNF).
-SIP_VERSION: Final = re.compile(r"[Ss][Ii][Pp]/(\d+)\.(\d+)")
-STATUS_CODE: Final = re.compile(r"[1-6]\d\d")
-DIGITS: Final = re.compile(r"\d+")
+SIP_VERSION: Final[re.Pattern[str]] = re.compile(r"[Ss][Ii][Pp]/(\d+)\.(\d+)")
+STATUS_CODE: Final[re.Pattern[str]] = re.compile(r"[1-6]\d\d")
+DIGITS: Final[re.Pattern[str]] = re.compile(r"\d+")
 
 #: CSeq = 1*DIGIT LWS Method
-CSEQ: Final = re.compile(f"(\\d+)[ \\t]+({TOKEN})")
+CSEQ: Final[re.Pattern[str]] = re.compile(f"(\\d+)[ \\t]+({TOKEN})")
 
 #: One generic-param after its ";": name [ EQUAL ( token / host / quoted-string ) ].
 #: IPv6address is allowed bare in Via received/maddr (RFC 3261 §20.42, RFC 5118 §4.5).
 _GEN_VALUE = f"(?:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*|{TOKEN}|{IPV6_REFERENCE}|{QUOTED_STRING})"
-PARAM_LIST: Final = re.compile(f"(?:{SWS};{SWS}{TOKEN}(?:{SWS}={SWS}{_GEN_VALUE})?)*{SWS}")
-PARAM_ITEM: Final = re.compile(f";{SWS}({TOKEN})(?:{SWS}={SWS}({_GEN_VALUE}))?")
+PARAM_LIST: Final[re.Pattern[str]] = re.compile(
+    f"(?:{SWS};{SWS}{TOKEN}(?:{SWS}={SWS}{_GEN_VALUE})?)*{SWS}"
+)
+PARAM_ITEM: Final[re.Pattern[str]] = re.compile(f";{SWS}({TOKEN})(?:{SWS}={SWS}({_GEN_VALUE}))?")
 
 #: The common case of PARAM_LIST: no whitespace, no quoted values (checked first, faster).
-SIMPLE_PARAMS: Final = re.compile(f"(?:;{TOKEN}(?:={TOKEN})?)+")
+SIMPLE_PARAMS: Final[re.Pattern[str]] = re.compile(f"(?:;{TOKEN}(?:={TOKEN})?)+")
 
 #: via-parm = sent-protocol LWS sent-by *( SEMI via-params )
-VIA: Final = re.compile(
+VIA: Final[re.Pattern[str]] = re.compile(
     f"{SWS}({TOKEN}){SWS}/{SWS}({TOKEN}){SWS}/{SWS}({TOKEN})[ \\t]+"
     f"({HOST})(?:{SWS}:{SWS}(\\d{{1,5}}))?"
     f"((?:{SWS};{SWS}{TOKEN}(?:{SWS}={SWS}{_GEN_VALUE})?)*){SWS}"
@@ -97,40 +102,40 @@ VIA: Final = re.compile(
 
 #: name-addr = [ display-name ] LAQUOT addr-spec RAQUOT, then *( SEMI generic-param ).
 #: A token display name directly followed by "<" is accepted (RFC 4475 §3.1.1.6).
-NAME_ADDR: Final = re.compile(
+NAME_ADDR: Final[re.Pattern[str]] = re.compile(
     f'{SWS}(?:"(?P<quoted>(?:[^"\\\\\\r\\n]|\\\\[^\\r\\n])*)"{SWS}'
     f"|(?P<token>{TOKEN}(?:[ \\t]+{TOKEN})*){SWS})?"
     f"<(?P<uri>[^<>\\s]+)>(?P<params>.*)",
     re.S,
 )
 #: addr-spec without angle brackets: the URI ends at the first ";" (RFC 3261 §20.10).
-ADDR_SPEC: Final = re.compile(f"{SWS}(?P<uri>[^;<>\"\\s,?]+)(?P<params>.*)", re.S)
+ADDR_SPEC: Final[re.Pattern[str]] = re.compile(f"{SWS}(?P<uri>[^;<>\"\\s,?]+)(?P<params>.*)", re.S)
 
 #: m-type "/" m-subtype *( SEMI m-parameter )
-MEDIA_TYPE: Final = re.compile(f"{TOKEN}{SWS}/{SWS}{TOKEN}(?:{SWS};.*)?", re.S)
+MEDIA_TYPE: Final[re.Pattern[str]] = re.compile(f"{TOKEN}{SWS}/{SWS}{TOKEN}(?:{SWS};.*)?", re.S)
 
 #: Splits one comma-separated list element off a header value, honouring quoted strings
 #: and angle brackets (RFC 3261 §7.3.1).
-LIST_ELEMENT: Final = re.compile(f'(?:[^,"<]|{QUOTED_STRING}|<[^>]*>)*')
+LIST_ELEMENT: Final[re.Pattern[str]] = re.compile(f'(?:[^,"<]|{QUOTED_STRING}|<[^>]*>)*')
 
 #: Line folding (RFC 3261 §7.3.1): CRLF followed by whitespace becomes one SP.
-FOLD: Final = re.compile(r"\r\n[ \t]+")
+FOLD: Final[re.Pattern[str]] = re.compile(r"\r\n[ \t]+")
 
 #: Characters that must be backslash-escaped inside a quoted-string.
-QUOTE_NEEDED: Final = re.compile(r'["\\\x00-\x09\x0b\x0c\x0e-\x1f\x7f]')
+QUOTE_NEEDED: Final[re.Pattern[str]] = re.compile(r'["\\\x00-\x09\x0b\x0c\x0e-\x1f\x7f]')
 
 # Fast paths: the common shapes of the routing headers, each matched by one regex that both
 # validates and captures. Anything they reject goes through the general patterns above, so
 # they only decide speed, never what is accepted.
 
 #: via-parm for "SIP/2.0/transport host[:port]" and simple token parameters.
-VIA_FAST: Final = re.compile(
+VIA_FAST: Final[re.Pattern[str]] = re.compile(
     f"SIP/2\\.0/({TOKEN}) ({HOST})(?::(\\d{{1,5}}))?((?:;{TOKEN}(?:={TOKEN})?)*)"
 )
 
 #: name-addr with an optional display name, a lower-case sip:/sips: URI in <>, and simple
 #: token parameters. The URI groups are those of SIP_URI_REST.
-NAME_ADDR_FAST: Final = re.compile(
+NAME_ADDR_FAST: Final[re.Pattern[str]] = re.compile(
     f'(?:"(?P<quoted>[^"\\\\\\x00-\\x1f\\x7f]*)"[ \\t]*|(?P<token>{TOKEN}(?:[ \\t]+{TOKEN})*)'
     f"[ \\t]*)?<(?P<uri>(?P<scheme>sips?):{SIP_URI_REST.pattern})>"
     f"(?P<hparams>(?:;{TOKEN}(?:={TOKEN})?)*)"
