@@ -55,6 +55,8 @@ KINDS = [TransportKind.UDP, TransportKind.TCP, TransportKind.TLS]
 def kam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[peers.Kamailio]:
     with peers.kamailio(tmp_path_factory.mktemp("kamailio-api")) as server:
         yield server
+        # checked before the stop: workers log CRITICAL "EOF" lines while exiting
+        assert server.errors_in_log() == []
 
 
 def _listen(kind: TransportKind) -> str:
@@ -159,6 +161,18 @@ def test_call_through_kamailio(kam: peers.Kamailio, kind: TransportKind,
             assert got, receiver.dump()
             vias = header_values(got[0], "Via")
             assert len(vias) >= 2 and f"127.0.0.1:{port}" in vias[0], receiver.dump()
+            # a clean exchange: the 2xx was not retransmitted (its ACK arrived through the
+            # proxy) and nothing but the digest challenges was refused
+            ok_invite = [m for m in bob_trace.find(sent=True, start=b"SIP/2.0 200")
+                         if header_values(m, "CSeq")[0].endswith("INVITE")]
+            assert len(ok_invite) == 1, bob_trace.dump()
+            assert len(bob_trace.find(sent=False, start=b"ACK ")) == 1, bob_trace.dump()
+            for trace in (alice_trace, bob_trace):
+                responses = (trace.find(sent=False, start=b"SIP/2.0 ")
+                             + trace.find(sent=True, start=b"SIP/2.0 "))
+                refused = [m.split(b"\r\n", 1)[0] for m in responses
+                           if int(m[8:11]) >= 400 and int(m[8:11]) not in (401, 407)]
+                assert refused == [], trace.dump()
             await asyncio.gather(alice_account.unregister(), bob_account.unregister())
 
         assert_tone(incoming.recordings[0], 440.0)
