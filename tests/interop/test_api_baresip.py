@@ -11,7 +11,12 @@ and both routes (peer to peer, and through Kamailio with both sides registered):
 - voipkit's hold() is a re-INVITE baresip sees (CALL_REMOTE_SDP offer) and answers
   recvonly: baresip's audio to voipkit pauses, and resumes after unhold();
 - baresip's hold / resume reach voipkit as RemoteHold then RemoteUnhold;
-- the hang-up by the side that dialled ends the call on both sides.
+- the hang-up by the side that dialled ends the call on both sides;
+- with baresip ringing (manual answer), voipkit sees 180 (CallProgress, state EARLY),
+  its hangup() CANCELs (CallEnded "cancelled", answered() raises CallFailed 487,
+  baresip CALL_CLOSED), and baresip's refusal of a second call raises CallFailed 486;
+- an INVITE without SDP gets baresip's offer in the 200 and voipkit's answer in the
+  ACK, with audio both ways.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from interop.baresip import Baresip
 from voipkit.api import (
     Call,
     CallEnded,
+    CallFailed,
+    CallProgress,
     CallState,
     CallUpdated,
     DtmfReceived,
@@ -63,12 +70,13 @@ def kam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[peers.Kamailio]:
         assert server.errors_in_log() == []
 
 
-def _baresip(tmp_path: Path, kam: peers.Kamailio | None) -> Baresip:
+def _baresip(tmp_path: Path, kam: peers.Kamailio | None, *,
+             answermode: str = "auto") -> Baresip:
     """baresip as ``alice``: P2P account, or registered at ``kam``."""
     if kam is None:
-        return Baresip(state=tmp_path / "baresip", user="alice")
+        return Baresip(state=tmp_path / "baresip", user="alice", answermode=answermode)
     return Baresip(state=tmp_path / "baresip", user="alice", registrar_port=kam.port,
-                   password="alicepw")
+                   password="alicepw", answermode=answermode)
 
 
 def _audio_direction(sdp: SessionDescription | None) -> Direction:
@@ -225,3 +233,73 @@ async def _exercise(phone: Phone, call: Call, ua: Baresip, tmp_path: Path) -> No
     await _voipkit_holds(call, ua)
     await _baresip_holds(call, ua)
     assert call.state is CallState.CONNECTED and phone.calls
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_ringing_call_cancelled_and_rejected(route: str, tmp_path: Path,
+                                             request: pytest.FixtureRequest) -> None:
+    """baresip rings (manual answer): voipkit sees 180, cancels; a second call is refused."""
+    kam: peers.Kamailio | None = request.getfixturevalue("kam") if route == "kamailio" else None
+
+    async def main(ua: Baresip) -> None:
+        async with running(phone_config(kam=kam)) as phone:
+            if kam is not None:
+                account = await phone.add_account(kam_account(kam, "bob"))
+                await account.register(timeout=10)
+                await in_thread(ua.wait_registered)
+                dial = lambda: account.call("sip:alice@127.0.0.1")  # noqa: E731
+            else:
+                dial = lambda: phone.call(ua.uri)  # noqa: E731
+
+            mark = ua.mark()
+            call = await dial()
+            progress = await call.bus.wait_for(CallProgress, timeout=5)
+            assert progress.status == 180
+            assert call.state is CallState.EARLY
+            await in_thread(ua.wait_event, "CALL_INCOMING", 5, since=mark)
+            await call.hangup()
+            await call.ended(timeout=5)
+            assert call.end_reason == "cancelled"
+            with pytest.raises(CallFailed) as cancelled:
+                await call.answered(timeout=1)
+            assert cancelled.value.status == 487
+            await in_thread(ua.wait_event, "CALL_CLOSED", 5, since=mark)
+
+            mark = ua.mark()
+            call = await dial()
+            await call.bus.wait_for(CallProgress, timeout=5)
+            await in_thread(ua.wait_event, "CALL_INCOMING", 5, since=mark)
+            response = await in_thread(ua.hangup)
+            assert response.get("ok"), response
+            with pytest.raises(CallFailed) as refused:
+                await call.answered(timeout=5)
+            assert refused.value.status == 486  # baresip 1.0 refuses with "486 Rejected"
+            await call.ended(timeout=5)
+            assert phone.calls == {}
+
+    with _baresip(tmp_path, kam, answermode="manual") as ua:
+        asyncio.run(main(ua))
+
+
+def test_offerless_invite_to_baresip(tmp_path: Path) -> None:
+    """An INVITE without SDP: baresip offers in its 200, voipkit answers in the ACK."""
+    async def main(ua: Baresip) -> None:
+        async with running(phone_config()) as phone:
+            mark = ua.mark()
+            call = await phone.call(ua.uri, send_sdp=False)
+            await call.answered(timeout=10)
+            await _connected(call)
+            await in_thread(ua.wait_event, "CALL_ESTABLISHED", 5, since=mark)
+            assert call.codec_names in ("PCMU", "PCMA")
+            recording = tmp_path / "offerless.wav"
+            call.record(recording)
+            call.play(tone(tmp_path, VOIPKIT_TONE), loop=True)
+            await received_for(call, 1.2)
+            call.stop_recording()
+            assert_tone(recording, BARESIP_TONE)
+            assert_tone(ua.last_received_wav(), VOIPKIT_TONE)
+            await call.hangup()
+            await call.ended(timeout=5)
+
+    with _baresip(tmp_path, None) as ua:
+        asyncio.run(main(ua))
