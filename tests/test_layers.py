@@ -28,7 +28,10 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"base", "sdp", "sip", "media", "aio"},
     "compat": {"api", ""},  # "" = the top-level voipkit package re-exports
     "testing": {"base", "sdp", "sip", "media", "aio", "api", "compat", ""},
-    "": {"base", "sdp", "sip", "media", "aio", "api"},  # voipkit/__init__.py, __main__.py, demo
+    # `voipkit agent`: an application of the public api (aio only for the loop choice)
+    "agent": {"api", "aio", ""},
+    "data": set(),
+    "": {"base", "sdp", "sip", "media", "aio", "api", "agent"},  # __init__, __main__, demo
 }
 SANS_IO = {"base", "sdp", "sip", "media"}
 IO_MODULES = {"asyncio", "socket", "ssl", "threading", "selectors", "time", "random",
