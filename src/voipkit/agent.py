@@ -357,6 +357,7 @@ class Agent:
         self.account: Account | None = None
         self.exit_code = 0
         self._stop: asyncio.Event | None = None
+        self._startup: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._recordings = 0
@@ -429,16 +430,12 @@ class Agent:
         except FAILURES as exc:
             raise AgentError(str(exc), RUNTIME_ERROR) from None
         try:
-            listen = [str(Listen(kind, host, port)) for kind, host, port in phone.listening]
-            self.out.event("ready", {"listen": listen}, "ready " + " ".join(listen))
-            self.out.flush()
-            if self.options.account is not None:
-                self.account = await phone.add_account(self.options.account)
-            if self.options.register:
-                await self._register(fatal=True)
-            for uri in self.options.calls:
-                await self._start_call(uri, fatal=True)
-            self._start_stdin(loop)
+            self._startup = asyncio.ensure_future(self._start(loop))
+            try:
+                await self._startup
+            except asyncio.CancelledError:
+                if not self._stop.is_set():
+                    raise
             await self._stop.wait()
         finally:
             self._cancel_timers()
@@ -448,11 +445,26 @@ class Agent:
             self.out.flush()
         return self.exit_code
 
+    async def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        phone = self.phone
+        listen = [str(Listen(kind, host, port)) for kind, host, port in phone.listening]
+        self.out.event("ready", {"listen": listen}, "ready " + " ".join(listen))
+        self.out.flush()
+        if self.options.account is not None:
+            self.account = await phone.add_account(self.options.account)
+        if self.options.register:
+            await self._register(fatal=True)
+        for uri in self.options.calls:
+            await self._start_call(uri, fatal=True)
+        self._start_stdin(loop)
+
     def stop(self, code: int = 0) -> None:
         """End the agent (calls are hung up and the account unregistered on the way out)."""
         if self._stop is not None and not self._stop.is_set():
             self.exit_code = code
             self._stop.set()
+            if self._startup is not None and not self._startup.done():
+                self._startup.cancel()  # a signal during a slow REGISTER or DNS look-up
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> None:
         task = asyncio.ensure_future(self._guard(coro, what))
