@@ -8,7 +8,8 @@ Proves:
   a --play file that does not exist, --tls-cert without --tls-key);
 - an SDP body is summarised as the manual's audioCodecNames/videoCodecNames/existsAudio/
   existsVideo (telephone-event left out); DTMF digits map to the manual's tone numbers;
-- ``Output`` writes JSON lines with the "event" key first, or the readable text.
+- ``Output`` writes JSON lines with the "event" key first, or the readable text;
+- ``--record`` names: the first call records to FILE, later ones to NAME-ID.EXT.
 """
 
 from __future__ import annotations
@@ -105,3 +106,14 @@ def test_output_json_and_readable() -> None:
     out.event("onInviteClosed", {"sessionId": 3}, "call 3: closed")
     out.event("ready", {"listen": "udp:127.0.0.1:5060"})
     assert stream.getvalue() == "call 3: closed\nready listen=udp:127.0.0.1:5060\n"
+
+
+def test_first_call_records_to_the_file_later_ones_add_their_id(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from voipkit.agent import Agent
+
+    options = parse_options(["--record", str(tmp_path / "in.wav")])
+    agent = Agent(options, Output(io.StringIO(), json_mode=False))
+    paths = [agent._record_path(SimpleNamespace(id=n)) for n in (4, 7)]  # type: ignore[arg-type]
+    assert paths == [str(tmp_path / "in.wav"), str(tmp_path / "in-7.wav")]
