@@ -2,7 +2,8 @@
 
 Proves, with baresip (file audio, ctrl_tcp driven) started per test on loopback and one
 Kamailio for the module, for both directions (baresip -> voipkit, voipkit -> baresip)
-and both routes (peer to peer, and through Kamailio with both sides registered):
+and every route (peer to peer; through Kamailio with both sides registered over UDP;
+through Kamailio with voipkit registered over TLS, certificate verified, baresip UDP):
 - the call connects and audio flows both ways: voipkit's call.record() WAV holds
   baresip's 440 Hz tone and baresip's received-audio dump holds voipkit's 1000 Hz tone
   (dominant frequency within 5 %, RMS above a floor, at least 0.7 s of it);
@@ -33,6 +34,7 @@ from interop.api_helpers import (
     assert_tone,
     in_thread,
     kam_account,
+    kamailio_errors,
     packets_received,
     phone_config,
     received_for,
@@ -51,10 +53,12 @@ from voipkit.api import (
     CallUpdated,
     DtmfReceived,
     Phone,
+    PhoneConfig,
     RemoteHold,
     RemoteUnhold,
 )
 from voipkit.sdp import Direction, SessionDescription
+from voipkit.sip.addressing import TransportKind
 
 pytestmark = pytest.mark.interop
 
@@ -67,7 +71,7 @@ def kam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[peers.Kamailio]:
     with peers.kamailio(tmp_path_factory.mktemp("kamailio-baresip")) as server:
         yield server
         # checked before the stop: workers log CRITICAL "EOF" lines while exiting
-        assert server.errors_in_log() == []
+        assert kamailio_errors(server) == []
 
 
 def _baresip(tmp_path: Path, kam: peers.Kamailio | None, *,
@@ -163,18 +167,31 @@ async def _connected(call: Call) -> None:
 
 
 ROUTES = ["p2p", "kamailio"]
+#: kamailio-tls: voipkit's account uses TLS to Kamailio (certificate verified), baresip UDP
+ALL_ROUTES = [*ROUTES, "kamailio-tls"]
 
 
-@pytest.mark.parametrize("route", ROUTES)
+def _route(route: str, request: pytest.FixtureRequest,
+           ) -> tuple[peers.Kamailio | None, PhoneConfig, TransportKind]:
+    """The Kamailio (None for P2P), voipkit's phone config and its account transport."""
+    if route == "p2p":
+        return None, phone_config(), TransportKind.UDP
+    kam: peers.Kamailio = request.getfixturevalue("kam")
+    if route == "kamailio-tls":
+        return kam, phone_config("tls:127.0.0.1:0", kam=kam, tls_server=True), TransportKind.TLS
+    return kam, phone_config(kam=kam), TransportKind.UDP
+
+
+@pytest.mark.parametrize("route", ALL_ROUTES)
 def test_baresip_calls_voipkit(route: str, tmp_path: Path,
                                request: pytest.FixtureRequest) -> None:
-    kam: peers.Kamailio | None = request.getfixturevalue("kam") if route == "kamailio" else None
+    kam, config, kind = _route(route, request)
 
     async def main(ua: Baresip) -> None:
-        async with running(phone_config(kam=kam)) as phone:
+        async with running(config) as phone:
             incoming = Incoming(phone)
             if kam is not None:
-                account = await phone.add_account(kam_account(kam, "bob"))
+                account = await phone.add_account(kam_account(kam, "bob", kind))
                 await account.register(timeout=10)
                 await in_thread(ua.wait_registered)
                 target = f"sip:bob@127.0.0.1:{kam.port}"
@@ -197,16 +214,16 @@ def test_baresip_calls_voipkit(route: str, tmp_path: Path,
         asyncio.run(main(ua))
 
 
-@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("route", ALL_ROUTES)
 def test_voipkit_calls_baresip(route: str, tmp_path: Path,
                                request: pytest.FixtureRequest) -> None:
-    kam: peers.Kamailio | None = request.getfixturevalue("kam") if route == "kamailio" else None
+    kam, config, kind = _route(route, request)
 
     async def main(ua: Baresip) -> None:
-        async with running(phone_config(kam=kam)) as phone:
+        async with running(config) as phone:
             mark = ua.mark()
             if kam is not None:
-                account = await phone.add_account(kam_account(kam, "bob"))
+                account = await phone.add_account(kam_account(kam, "bob", kind))
                 await account.register(timeout=10)
                 await in_thread(ua.wait_registered)
                 call = await account.call("sip:alice@127.0.0.1")

@@ -29,6 +29,7 @@ from interop.api_helpers import (
     assert_tone,
     header_values,
     kam_account,
+    kamailio_errors,
     phone_config,
     received_for,
     running,
@@ -56,7 +57,7 @@ def kam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[peers.Kamailio]:
     with peers.kamailio(tmp_path_factory.mktemp("kamailio-api")) as server:
         yield server
         # checked before the stop: workers log CRITICAL "EOF" lines while exiting
-        assert server.errors_in_log() == []
+        assert kamailio_errors(server) == []
 
 
 def _listen(kind: TransportKind) -> str:
