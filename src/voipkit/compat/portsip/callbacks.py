@@ -1,0 +1,118 @@
+"""``SIPCallbackEvents``: the callbacks of the PortSIP manual, each a no-op returning 0.
+
+Knows: the vendor's callback names, parameters and order. Must not know: how
+events are produced — ``lib.py`` turns ``voipkit.api`` events into these calls.
+
+Subclass and override what you need (style guide, example 12: no pure virtuals).
+Every callback runs on the library's callback thread, one at a time and in the
+order the events happened, so it may call any ``PortSIPLib`` method (answerCall
+from onInviteIncoming, hangUp from onInviteConnected ...). An exception raised
+here is logged with its traceback and counted (``PortSIPLib.callback_errors``).
+The manual's ``StringBuilder`` message parameters are ``str`` of the whole message.
+The returned int is ignored, as in the vendor SDK. Only callbacks that voipkit can
+really raise exist here; docs/api-coverage.md lists the rest as not yet.
+"""
+
+from __future__ import annotations
+
+
+class SIPCallbackEvents:
+    """Base class of the application's callback handler (all defaults do nothing)."""
+
+    def onRegisterSuccess(self, statusText: str, statusCode: int, sipMessage: str) -> int:
+        """A REGISTER succeeded (also each refresh)."""
+        return 0
+
+    def onRegisterFailure(self, statusText: str, statusCode: int, sipMessage: str) -> int:
+        """A REGISTER failed; ``sipMessage`` is "" when no response arrived (statusCode 408)."""
+        return 0
+
+    def onInviteIncoming(
+            self, sessionId: int, callerDisplayName: str, caller: str, calleeDisplayName: str,
+            callee: str, audioCodecNames: str, videoCodecNames: str, existsAudio: bool,
+            existsVideo: bool, sipMessage: str,
+    ) -> int:
+        """A call arrived; answer with answerCall, refuse with rejectCall (both allowed in here)."""
+        return 0
+
+    def onInviteTrying(self, sessionId: int) -> int:
+        """Our INVITE got 100 Trying."""
+        return 0
+
+    def onInviteSessionProgress(
+            self, sessionId: int, audioCodecNames: str, videoCodecNames: str,
+            existsEarlyMedia: bool, existsAudio: bool, existsVideo: bool, sipMessage: str,
+    ) -> int:
+        """Our INVITE got 183 Session Progress."""
+        return 0
+
+    def onInviteRinging(
+            self, sessionId: int, statusText: str, statusCode: int, sipMessage: str,
+    ) -> int:
+        """Our INVITE got another provisional response (180 Ringing ...)."""
+        return 0
+
+    def onInviteAnswered(
+            self, sessionId: int, callerDisplayName: str, caller: str, calleeDisplayName: str,
+            callee: str, audioCodecNames: str, videoCodecNames: str, existsAudio: bool,
+            existsVideo: bool, sipMessage: str,
+    ) -> int:
+        """Our call was answered (2xx)."""
+        return 0
+
+    def onInviteFailure(
+            self, sessionId: int, callerDisplayName: str, caller: str, calleeDisplayName: str,
+            callee: str, reason: str, code: int, sipMessage: str,
+    ) -> int:
+        """Our call failed with ``code`` (408 when nothing answered); the session is gone."""
+        return 0
+
+    def onInviteUpdated(
+            self, sessionId: int, audioCodecNames: str, videoCodecNames: str, existsAudio: bool,
+            existsVideo: bool, existsScreen: bool, sipMessage: str,
+    ) -> int:
+        """The remote party updated the call (re-INVITE completed)."""
+        return 0
+
+    def onInviteConnected(self, sessionId: int) -> int:
+        """The ACK went out or came in: hold, updateCall, sendDtmf ... work from now on."""
+        return 0
+
+    def onInviteBeginingForward(self, forwardTo: str) -> int:
+        """An incoming call was forwarded by enableCallForward (vendor spelling)."""
+        return 0
+
+    def onInviteClosed(self, sessionId: int) -> int:
+        """The call ended from the far side (BYE, CANCEL, timeout), not by our own hangUp."""
+        return 0
+
+    def onRemoteHold(self, sessionId: int) -> int:
+        """The peer put the call on hold."""
+        return 0
+
+    def onRemoteUnHold(
+            self, sessionId: int, audioCodecNames: str, videoCodecNames: str, existsAudio: bool,
+            existsVideo: bool,
+    ) -> int:
+        """The peer took the call off hold."""
+        return 0
+
+    def onReceivedSignaling(self, sessionId: int, signaling: str) -> int:
+        """A SIP message arrived (enableCallbackSignaling); sessionId -1: no call (yet)."""
+        return 0
+
+    def onSendingSignaling(self, sessionId: int, signaling: str) -> int:
+        """A SIP message was sent (enableCallbackSignaling); sessionId -1: no call."""
+        return 0
+
+    def onRecvDtmfTone(self, sessionId: int, tone: int) -> int:
+        """A DTMF tone arrived (RFC 4733 or INFO): 0-9, 10 ``*``, 11 ``#``, 12-15 A-D, 16 FLASH."""
+        return 0
+
+    def onRecvOptions(self, optionsMessage: str) -> int:
+        """An out-of-dialog OPTIONS arrived (it was answered 200)."""
+        return 0
+
+    def onRecvInfo(self, infoMessage: str) -> int:
+        """An in-dialog INFO with a supported body arrived (DTMF INFO: onRecvDtmfTone)."""
+        return 0
