@@ -17,8 +17,10 @@ a log line is enough to act on.
 
 from __future__ import annotations
 
+from voipkit.base.errors import VoipkitError
 
-class TransportError(Exception):
+
+class TransportError(VoipkitError):
     """A socket operation failed; ``address`` names the local or remote end involved."""
 
     def __init__(self, message: str, *, address: str | None = None) -> None:

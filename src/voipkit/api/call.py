@@ -543,8 +543,8 @@ class Call:
                 f"call {self.id} ended before it was answered ({reason})",
                 status=status or 487, reason=reason))
             self._answered.exception()
+        self._phone.forget_call(self)  # gone from phone.calls before anyone hears it ended
         self._emit(CallEnded(self, reason, status))
-        self._phone.forget_call(self)
         if not self._ended.done():
             self._ended.set_result(None)
 
