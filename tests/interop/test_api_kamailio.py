@@ -7,6 +7,9 @@ started for this module on loopback ports chosen at run time:
   then unregister() removes the binding (AccountUnregistered, registered False);
 - a wrong password ends in AccountRegistrationFailed and register() raising
   RegistrationFailed with the registrar's status, instead of looping on challenges;
+- a registration with expires=10 is refreshed before it expires (same Call-ID,
+  credentials sent up front) and stays registered;
+- a call to a user with no binding fails with CallFailed 404 from the proxy;
 - two Phones registered as alice and bob call each other through Kamailio over UDP,
   TCP and TLS: the INVITE is challenged (407) and re-sent with credentials, the
   callee records the caller's 440 Hz tone, the caller records the callee's 1000 Hz
@@ -42,6 +45,7 @@ from voipkit.api import (
     AccountUnregistered,
     Call,
     CallEnded,
+    CallFailed,
     CallState,
     RegistrationFailed,
 )
@@ -184,3 +188,37 @@ def test_call_through_kamailio(kam: peers.Kamailio, kind: TransportKind,
 async def _connected(*calls: Call) -> None:
     await wait_until(lambda: all(c.state is CallState.CONNECTED for c in calls), 5,
                      what="both calls connected")
+
+
+def test_registration_is_refreshed(kam: peers.Kamailio) -> None:
+    """expires=10 (Kamailio's minimum): a refresh before expiry, answered 200 again."""
+    async def main() -> None:
+        async with running(phone_config(kam=kam)) as phone:
+            trace = Trace.of(phone)
+            account = await phone.add_account(kam_account(kam, "carol", expires=10))
+            first = await account.register(timeout=10)
+            assert first.expires == 10
+            refreshed = await account.bus.wait_for(AccountRegistered, timeout=9)
+            assert refreshed.status == 200 and account.registered
+            registers = trace.find(sent=True, start=b"REGISTER ")
+            assert len(registers) == 3, trace.dump()
+            # the refresh answers the server's last nonce up front (nc incremented)
+            assert header_values(registers[2], "Authorization"), trace.dump()
+            call_ids = {header_values(r, "Call-ID")[0] for r in registers}
+            assert len(call_ids) == 1  # RFC 3261 §10.2.4: same Call-ID, higher CSeq
+            await account.unregister(timeout=5)
+    asyncio.run(main())
+
+
+def test_call_to_unregistered_user_fails(kam: peers.Kamailio) -> None:
+    async def main() -> None:
+        async with running(phone_config(kam=kam)) as phone:
+            account = await phone.add_account(kam_account(kam, "1001"))
+            await account.register(timeout=10)
+            call = await account.call("sip:1003@127.0.0.1")
+            with pytest.raises(CallFailed) as info:
+                await call.answered(timeout=10)
+            assert info.value.status == 404
+            await call.ended(timeout=5)
+            assert phone.calls == {}
+    asyncio.run(main())
