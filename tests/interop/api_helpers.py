@@ -131,15 +131,17 @@ def header_values(message: bytes, name: str) -> list[str]:
 class Incoming:
     """Answers (or holds for the test) every IncomingCall of a phone; calls are queued.
 
+    ``ring=True`` sends 180 Ringing before the answer.
     With ``record_dir`` every answered call records to ``record_dir/<n>.wav`` from the
     moment its audio opens.
     """
 
-    def __init__(self, phone: Phone, *, answer: bool = True,
+    def __init__(self, phone: Phone, *, answer: bool = True, ring: bool = False,
                  record_dir: Path | None = None) -> None:
         self.calls: asyncio.Queue[Call] = asyncio.Queue()
         self.recordings: list[Path] = []
         self._answer = answer
+        self._ring = ring
         self._record_dir = record_dir
         phone.on(IncomingCall)(self._on_incoming)
 
@@ -149,6 +151,8 @@ class Incoming:
             path = self._record_dir / f"in-{len(self.recordings) + 1}.wav"
             self.recordings.append(path)
             call.record(path)
+        if self._ring:
+            await call.ring()
         if self._answer:
             await call.answer()
         await self.calls.put(call)

@@ -4,7 +4,8 @@ Proves, with baresip (file audio, ctrl_tcp driven) started per test on loopback 
 Kamailio for the module, for both directions (baresip -> voipkit, voipkit -> baresip)
 and every route (peer to peer; through Kamailio with both sides registered over UDP;
 through Kamailio with voipkit registered over TLS, certificate verified, baresip UDP):
-- the call connects and audio flows both ways: voipkit's call.record() WAV holds
+- the call connects (voipkit's ring() reaches baresip as CALL_RINGING) and audio flows
+  both ways: voipkit's call.record() WAV holds
   baresip's 440 Hz tone and baresip's received-audio dump holds voipkit's 1000 Hz tone
   (dominant frequency within 5 %, RMS above a floor, at least 0.7 s of it);
 - RFC 4733 DTMF arrives both ways: baresip's sndcode digits as DtmfReceived(rfc4733)
@@ -189,7 +190,7 @@ def test_baresip_calls_voipkit(route: str, tmp_path: Path,
 
     async def main(ua: Baresip) -> None:
         async with running(config) as phone:
-            incoming = Incoming(phone)
+            incoming = Incoming(phone, ring=True)
             if kam is not None:
                 account = await phone.add_account(kam_account(kam, "bob", kind))
                 await account.register(timeout=10)
@@ -202,6 +203,7 @@ def test_baresip_calls_voipkit(route: str, tmp_path: Path,
             assert response.get("ok"), response
             call = await incoming.next()
             await _connected(call)
+            await in_thread(ua.wait_event, "CALL_RINGING", 5, since=mark)
             await in_thread(ua.wait_event, "CALL_ESTABLISHED", 5, since=mark)
             await _exercise(phone, call, ua, tmp_path)
 
