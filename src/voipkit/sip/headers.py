@@ -198,7 +198,10 @@ _PARAM_FINDALL = grammar.PARAM_ITEM.findall
 _VIA = grammar.VIA.fullmatch
 _VIA_FAST = grammar.VIA_FAST.fullmatch
 _CSEQ = grammar.CSEQ.fullmatch
-_DIGITS = grammar.DIGITS.fullmatch
+#: Methods in their usual spelling: a CSeq that ends in one of them needs no regex.
+_COMMON_METHODS: Final = frozenset((
+    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
+    "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"))
 _QUOTED_PAIR = re.compile(r"\\(.)", re.S)
 _QUOTE_NEEDED = grammar.QUOTE_NEEDED
 
@@ -352,8 +355,9 @@ class NameAddr:
                 raw = f'"{quoted}" <{uri_text}>{hparams}' if canonical else None
                 na = NameAddr(uri, quoted, params)
             elif token is not None:
-                raw = f'"{token}" <{uri_text}>{hparams}' if canonical and "\t" not in token \
-                    else None
+                # A token display name keeps its written form (``Bob <sip:...>``) when one
+                # space separates it from "<"; both forms give the same value back.
+                raw = text if canonical and text[len(token):len(token) + 2] == " <" else None
                 na = NameAddr(uri, token, params)
             else:
                 raw = text if canonical else None
@@ -590,10 +594,10 @@ class Via:
 
 def _check_via_numbers(params: dict[str, str | None]) -> None:
     rport = params.get("rport")
-    if rport is not None and (_DIGITS(rport) is None or len(rport) > 5 or int(rport) > 65535):
+    if rport is not None and (not rport.isdecimal() or len(rport) > 5 or int(rport) > 65535):
         raise ParseError(f"Via rport {rport!r} is not a port number (RFC 3581)")
     ttl = params.get("ttl")
-    if "ttl" in params and (ttl is None or _DIGITS(ttl) is None or len(ttl) > 3
+    if "ttl" in params and (ttl is None or not ttl.isdecimal() or len(ttl) > 3
                             or int(ttl) > 255):
         raise ParseError(f"Via ttl {ttl!r} is not 0-255 (RFC 3261 §20.42)")
 
@@ -612,6 +616,14 @@ class CSeq:
         Raises:
             ParseError: 400 for bad syntax or a number above 2**32-1 (RFC 3261 §8.1.1.5).
         """
+        digits, _, method = text.partition(" ")
+        if method in _COMMON_METHODS and digits.isdecimal():
+            # The common shape, checked without the regex: "1*DIGIT SP Method" where
+            # Method is a known token (str.isdecimal is exactly the re module's \d+).
+            if len(digits) > 10 or int(digits) > MAX_CSEQ:
+                raise ParseError(f"CSeq number {digits[:40]} exceeds 2**32-1 "
+                                 "(RFC 3261 §8.1.1.5)")
+            return CSeq(int(digits), method)
         m = _CSEQ(text)
         if m is None:
             raise ParseError(f"malformed CSeq {text!r} (RFC 3261 §20.16)")
@@ -632,10 +644,13 @@ class Headers:
     line unfolding), one entry per header line.
     """
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "_version")
 
     def __init__(self, items: Iterable[tuple[str, str]] | None = None) -> None:
         self._entries: list[tuple[str, str, str]] = []
+        #: Counts changes made through add/set/remove, so a parsed message can tell that
+        #: its header lines are still the ones it read (``Message.__bytes__``).
+        self._version = 0
         if items is not None:
             for name, value in items:
                 self.add(name, value)
@@ -645,6 +660,7 @@ class Headers:
 
     def add(self, name: str, value: str) -> None:
         """Append a header line."""
+        self._version += 1
         self._entries.append((header_key(name), canonical_name(name), value))
 
     def set(self, name: str, value: str) -> None:
@@ -653,6 +669,7 @@ class Headers:
         The new line takes the position of the first old one, or goes last.
         """
         key = header_key(name)
+        self._version += 1
         for i, entry in enumerate(self._entries):
             if entry[0] == key:
                 self._entries[i] = (key, entry[1], value)
@@ -663,6 +680,7 @@ class Headers:
     def remove(self, name: str) -> None:
         """Remove every line of this header (no error when absent)."""
         key = header_key(name)
+        self._version += 1
         self._entries = [e for e in self._entries if e[0] != key]
 
     def get(self, name: str) -> str | None:

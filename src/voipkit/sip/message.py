@@ -71,9 +71,9 @@ class Message:
     All attributes are plain and settable; ``bytes(msg)`` reflects their current values.
     """
 
-    __slots__ = ("_layout", "body", "call_id", "contact", "contact_star", "content_type",
-                 "cseq", "expires", "from_", "headers", "max_forwards", "record_route",
-                 "route", "to", "via")
+    __slots__ = ("_layout", "_snap", "_snap_values", "_wire", "body", "call_id", "contact",
+                 "contact_star", "content_type", "cseq", "expires", "from_", "headers",
+                 "max_forwards", "record_route", "route", "to", "via")
 
     headers: Headers
     body: bytes
@@ -90,6 +90,9 @@ class Message:
     content_type: str | None
     expires: int | None
     _layout: tuple[str | None, ...]
+    _wire: bytes | None
+    _snap: tuple[object, ...]
+    _snap_values: list[object]
 
     def _init_common(self, via: Iterable[Via] | None, from_: NameAddr, to: NameAddr,
                      call_id: str, cseq: CSeq, max_forwards: int | None,
@@ -112,6 +115,9 @@ class Message:
         self.content_type = content_type
         self.expires = expires
         self._layout = _CANONICAL_ORDER
+        self._wire = None
+        self._snap = ()
+        self._snap_values = []
 
     def _start_line(self) -> str:
         raise TypeError("Message is abstract; use Request or Response")
@@ -147,7 +153,55 @@ class Message:
         elif key == "content-length":
             lines.append(f"Content-Length: {len(self.body)}")
 
+    def _start_unchanged(self) -> bool:
+        return False
+
+    def _unchanged(self) -> bool:
+        """True when every field still holds what the parser put there, unchanged.
+
+        ``_snap`` holds the field objects and scalar values as parsed; ``_snap_values`` the
+        Via and NameAddr objects in order, each followed by its cached text. A setter on a
+        value clears that cache, reading a value's ``params`` turns it off, and the Headers
+        methods bump ``_version``, so any change makes this False.
+        """
+        s = self._snap
+        cseq = self.cseq
+        headers = self.headers
+        if (s[0] is not self.via or s[1] is not self.contact or s[2] is not self.route
+                or s[3] is not self.record_route or s[4] is not headers or s[5] is not cseq
+                or s[6] is not self.body or s[7] != headers._version or s[8] != cseq.seq
+                or s[9] != cseq.method or s[10] != self.call_id
+                or s[11] != self.max_forwards or s[12] != self.content_type
+                or s[13] != self.expires or s[14] != self.contact_star
+                or s[15] != len(self.via) or s[16] != len(self.contact)
+                or s[17] != len(self.route) or s[18] != len(self.record_route)
+                or not self._start_unchanged()):
+            return False
+        values = self._snap_values
+        i = 0
+        for via in self.via:
+            if via is not values[i] or via._raw is not values[i + 1]:
+                return False
+            i += 2
+        for na in (self.from_, self.to):
+            if na is not values[i] or na._raw is not values[i + 1] \
+                    or na._uri._raw is not na._uri_raw:
+                return False
+            i += 2
+        for group in (self.contact, self.route, self.record_route):
+            for na in group:
+                if na is not values[i] or na._raw is not values[i + 1] \
+                        or na._uri._raw is not na._uri_raw:
+                    return False
+                i += 2
+        return True
+
     def __bytes__(self) -> bytes:
+        # A parsed message whose text was already canonical keeps its octets: when nothing
+        # changed since, they are exactly what the general path below would write.
+        wire = self._wire
+        if wire is not None and self._unchanged():
+            return wire
         # The layout lists, per header line read (or in canonical order for a built message),
         # the routing key, or None for the next entry of ``headers``. Each routing header is
         # written once, at the place of its first line; values reuse their cached text.
@@ -204,6 +258,9 @@ class Message:
         new.content_type = self.content_type
         new.expires = self.expires
         new._layout = self._layout
+        new._wire = self._wire
+        new._snap = self._snap
+        new._snap_values = self._snap_values
 
     def _fields(self) -> tuple[object, ...]:
         return (self.via, self.from_, self.to, self.call_id, self.cseq, self.max_forwards,
@@ -235,6 +292,11 @@ class Request(Message):
 
     def _start_line(self) -> str:
         return f"{self.method} {self.uri} SIP/2.0"
+
+    def _start_unchanged(self) -> bool:
+        s = self._snap
+        uri = self.uri
+        return s[19] == self.method and s[20] is uri and s[21] is uri._raw
 
     def __copy__(self) -> Request:
         # copy.copy's default (``__new__`` plus ``__dict__``/slot copying) cannot build a
@@ -301,6 +363,10 @@ class Response(Message):
     def _start_line(self) -> str:
         return f"SIP/2.0 {self.status} {self.reason}"
 
+    def _start_unchanged(self) -> bool:
+        s = self._snap
+        return s[19] == self.status and s[20] == self.reason
+
     def __copy__(self) -> Response:
         new = Response(self.status, self.reason, from_=self.from_, to=self.to,
                        call_id=self.call_id, cseq=self.cseq)
@@ -324,7 +390,8 @@ def _bad_version(version: str) -> ParseError:
 
 
 def _delta_seconds(value: str, name: str, limit: int) -> int:
-    if _DIGITS(value) is None or len(value) > 20:
+    # str.isdecimal is exactly the re module's \d+ (Unicode category Nd), as int() expects.
+    if not value.isdecimal() or len(value) > 20:
         raise ParseError(f"{name} {value!r} is not a number in 0-{limit}")
     number = int(value)
     if number > limit:
@@ -362,22 +429,50 @@ def parse_message(data: bytes, *, stream: bool = False,
         text = data[:end].decode()
     except UnicodeDecodeError as exc:
         raise ParseError(f"header section is not UTF-8 (octet {exc.start})") from None
-    if "\r\n " in text or "\r\n\t" in text:
-        text = grammar.FOLD.sub(" ", text)
+    # Folded lines (RFC 3261 §7.3.1) are rare, and searching every message for them costs
+    # more than the rest of the line scan. A continuation line (one starting with SP or HT)
+    # never parses as a header line of its own, so the first pass runs on the text as it
+    # is and, only when it fails, the text is searched for folding and parsed again.
+    try:
+        return _parse(data, end, text, stream, False)
+    except ParseError:
+        if "\r\n " not in text and "\r\n\t" not in text:
+            raise
+    return _parse(data, end, grammar.FOLD.sub(" ", text), stream, True)
+
+
+def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Request | Response:
+    """The body of ``parse_message`` for the header text ``text`` (unfolded when ``folded``).
+
+    Besides the values, it works out whether ``data`` is already exactly what ``bytes()``
+    would write for the message (``wire_ok``): every line ``Name: value`` with the canonical
+    name and one space, every routing value in its canonical text and on a line of its own,
+    the lines of one routing header next to each other, Content-Length equal to the body.
+    The message then keeps ``data`` and returns it from ``bytes()`` while it is unchanged.
+    """
     lines = text.split("\r\n")
     if text.count("\r") >= len(lines) or text.count("\n") >= len(lines):
         raise ParseError("bare CR or LF in the header section (RFC 3261 §7: lines end in CRLF)")
+    wire_ok = not folded
 
     start = lines[0]
     if start[:4].upper() == "SIP/":
         parts = start.split(" ", 2)
-        if parts[0] != "SIP/2.0" and parts[0].upper() != "SIP/2.0":
-            raise _bad_version(parts[0])
+        if parts[0] != "SIP/2.0":
+            if parts[0].upper() != "SIP/2.0":
+                raise _bad_version(parts[0])
+            wire_ok = False
         if len(parts) < 2 or grammar.STATUS_CODE.fullmatch(parts[1]) is None:
             code = parts[1] if len(parts) > 1 else ""
             raise ParseError(f"status code {code[:20]!r} is not three digits 100-699 (§7.2)")
         status = int(parts[1])
-        reason = parts[2] if len(parts) == 3 else ""
+        if str(status) != parts[1]:
+            wire_ok = False
+        if len(parts) == 3:
+            reason = parts[2]
+        else:
+            reason = ""
+            wire_ok = False
         method = ""
         uri: Uri | None = None
     else:
@@ -386,13 +481,20 @@ def parse_message(data: bytes, *, stream: bool = False,
             raise ParseError(f"request line {start[:80]!r} is not Method SP Request-URI SP "
                              "SIP-Version (RFC 3261 §7.1)")
         method, uri_text, version = parts
-        if version != "SIP/2.0" and version.upper() != "SIP/2.0":
-            raise _bad_version(version)
+        if version != "SIP/2.0":
+            if version.upper() != "SIP/2.0":
+                raise _bad_version(version)
+            wire_ok = False
         if _METHOD(method) is None:
             raise ParseError(f"method {method[:40]!r} is not a token (RFC 3261 §25.1)")
         uri = parse_uri(uri_text)
-        if isinstance(uri, SipUri) and uri.has_headers:
-            raise ParseError("a SIP Request-URI must not contain headers (RFC 3261 §19.1.1)")
+        if isinstance(uri, SipUri):
+            if uri.has_headers:
+                raise ParseError("a SIP Request-URI must not contain headers (RFC 3261 §19.1.1)")
+            if uri._raw is None:
+                wire_ok = False
+        else:
+            wire_ok = False
         status = 0
         reason = ""
 
@@ -409,47 +511,72 @@ def parse_message(data: bytes, *, stream: bool = False,
     content_type: str | None = None
     expires: int | None = None
     content_length: int | None = None
+    length_text = ""
     headers = Headers()
     entries = headers._entries
     layout: list[str | None] = []
     name_keys = NAME_KEYS
     routing = _ROUTING_KEYS
+    canonical_names = _CANONICAL_NAMES
+    last_key: str | None = None
 
     wire_keys = _WIRE_KEYS
     for line in lines[1:]:
-        name, colon, value = line.partition(":")
+        name, colon, raw_value = line.partition(":")
         key = wire_keys.get(name)
         if key is None:
             if not colon:
                 raise ParseError(f"header line {line[:60]!r} has no colon (RFC 3261 §7.3)")
-            name = name.rstrip(" \t")
-            lname = name.lower()
+            stripped = name.rstrip(" \t")
+            lname = stripped.lower()
             key = name_keys.get(lname)
             if key is None:
-                if _HEADER_NAME(name) is None:
-                    raise ParseError(f"header name {name[:40]!r} is not a token (RFC 3261 §7.3)")
-                entries.append((lname, name, value.strip(" \t")))
+                if _HEADER_NAME(stripped) is None:
+                    raise ParseError(f"header name {stripped[:40]!r} is not a token "
+                                     "(RFC 3261 §7.3)")
+                value = raw_value.strip(" \t")
+                if wire_ok and (len(stripped) != len(name) or len(raw_value) != len(value) + 1
+                                or raw_value[0] != " "):
+                    wire_ok = False
+                entries.append((lname, stripped, value))
                 layout.append(None)
+                last_key = None
                 continue
-        value = value.strip(" \t")
+            wire_ok = False  # a known name written with blanks before its colon
+        value = raw_value.strip(" \t")
+        # The line is written back as "<canonical name>: <value>".
+        if wire_ok and (len(raw_value) != len(value) + 1 or raw_value[0] != " "
+                        or name != canonical_names[key]):
+            wire_ok = False
         if key not in routing:
-            entries.append((key, _CANONICAL_NAMES[key], value))
+            entries.append((key, canonical_names[key], value))
             layout.append(None)
+            last_key = None
             continue
         layout.append(key)
         if key == "via":
+            if via and last_key != "via":
+                wire_ok = False  # bytes() writes all Via lines together
             if "," in value:
                 via.extend([Via.parse(item) for item in split_list(value)])
+                wire_ok = False
             else:
-                via.append(Via.parse(value))
+                top = Via.parse(value)
+                if top._raw is None:
+                    wire_ok = False
+                via.append(top)
         elif key == "from":
             if from_ is not None:
                 raise ParseError("more than one From header field (RFC 3261 §20.20)")
             from_ = NameAddr.parse(value)
+            if wire_ok and from_._raw != value:
+                wire_ok = False
         elif key == "to":
             if to is not None:
                 raise ParseError("more than one To header field (RFC 3261 §20.39)")
             to = NameAddr.parse(value)
+            if wire_ok and to._raw != value:
+                wire_ok = False
         elif key == "call-id":
             if call_id is not None:
                 raise ParseError("more than one Call-ID header field (RFC 3261 §20.8)")
@@ -460,39 +587,65 @@ def parse_message(data: bytes, *, stream: bool = False,
             if cseq is not None:
                 raise ParseError("more than one CSeq header field (RFC 3261 §20.16)")
             cseq = CSeq.parse(value)
+            if wire_ok and value != f"{cseq.seq} {cseq.method}":
+                wire_ok = False
         elif key == "contact":
+            if (contact or contact_star) and last_key != "contact":
+                wire_ok = False
             if value == "*":
                 if contact_star:
                     raise ParseError("Contact '*' appears more than once (RFC 3261 §10.2.2)")
                 contact_star = True
-            else:
+            elif "," in value:
                 contact.extend([NameAddr.parse(item) for item in split_list(value)])
+                wire_ok = False
+            else:
+                one = NameAddr.parse(value)
+                if wire_ok and one._raw != value:
+                    wire_ok = False
+                contact.append(one)
         elif key == "max-forwards":
             if max_forwards is not None:
                 raise ParseError("more than one Max-Forwards header field (RFC 3261 §20.22)")
             max_forwards = _delta_seconds(value, "Max-Forwards", 255)
+            if wire_ok and value != str(max_forwards):
+                wire_ok = False
         elif key == "content-length":
             if content_length is not None:
                 raise ParseError("more than one Content-Length header field (RFC 3261 §20.14)")
             content_length = _delta_seconds(value, "Content-Length", MAX_DELTA_SECONDS)
+            length_text = value
         elif key == "content-type":
             if content_type is not None:
                 raise ParseError("more than one Content-Type header field (RFC 3261 §20.15)")
-            if _MEDIA_TYPE(value) is None:
+            if value != "application/sdp" and _MEDIA_TYPE(value) is None:
                 raise ParseError(f"malformed Content-Type {value[:60]!r} (RFC 3261 §20.15)")
             content_type = value
         elif key == "route" or key == "record-route":
-            texts = split_list(value)
+            group = route if key == "route" else record_route
+            if group and last_key != key:
+                wire_ok = False
+            if "," in value:
+                texts = split_list(value)
+                wire_ok = False
+            else:
+                texts = [value]
             for item in texts:
                 if "<" not in item:
                     raise ParseError(f"{key} value {item[:60]!r} is not a name-addr "
                                      "(RFC 3261 §20.30, §20.34)")
-            (route if key == "route" else record_route).extend(
-                [NameAddr.parse(item) for item in texts])
+            for item in texts:
+                one = NameAddr.parse(item)
+                if wire_ok and one._raw != item:
+                    wire_ok = False
+                group.append(one)
         else:  # expires
             if expires is not None:
                 raise ParseError("more than one Expires header field (RFC 3261 §20.19)")
             expires = _delta_seconds(value, "Expires", MAX_DELTA_SECONDS)
+            if wire_ok and value != str(expires):
+                wire_ok = False
+        last_key = key
 
     if not via:
         raise ParseError("missing mandatory Via header field (RFC 3261 §8.1.1)")
@@ -514,6 +667,7 @@ def parse_message(data: bytes, *, stream: bool = False,
     if content_length is None:
         if stream:
             raise ParseError("Content-Length is mandatory on stream transports (RFC 3261 §18.3)")
+        wire_ok = False  # bytes() adds the header
     elif content_length != len(body):
         if content_length > len(body):
             raise ParseError(f"Content-Length {content_length} exceeds the {len(body)} octets "
@@ -522,18 +676,46 @@ def parse_message(data: bytes, *, stream: bool = False,
             raise ParseError(f"Content-Length {content_length} leaves {len(body) - content_length}"
                              " unframed octets in a stream message")
         body = body[:content_length]  # RFC 3261 §18.3: extra datagram octets are discarded
+        data = data[:end + 4 + content_length]
+    if wire_ok and length_text != str(len(body)):
+        wire_ok = False
 
+    # The lists are stored as they are afterwards (the constructor would copy them).
     msg: Request | Response
     if uri is None:
-        msg = Response(status, reason, via=via, from_=from_, to=to, call_id=call_id, cseq=cseq,
-                       max_forwards=max_forwards, contact=contact, contact_star=contact_star,
-                       route=route, record_route=record_route, headers=headers, body=body,
-                       content_type=content_type, expires=expires)
+        msg = Response(status, reason, from_=from_, to=to, call_id=call_id, cseq=cseq,
+                       headers=headers)
     else:
-        msg = Request(method, uri, via=via, from_=from_, to=to, call_id=call_id, cseq=cseq,
-                      max_forwards=max_forwards, contact=contact, contact_star=contact_star,
-                      route=route, record_route=record_route, headers=headers, body=body,
-                      content_type=content_type, expires=expires)
+        msg = Request(method, uri, from_=from_, to=to, call_id=call_id, cseq=cseq,
+                      headers=headers)
+    msg.via = via
+    msg.max_forwards = max_forwards
+    msg.contact = contact
+    msg.contact_star = contact_star
+    msg.route = route
+    msg.record_route = record_route
+    msg.body = body
+    msg.content_type = content_type
+    msg.expires = expires
     msg._layout = tuple(layout)
+    if wire_ok:
+        values: list[object] = []
+        for v in via:
+            values.append(v)
+            values.append(v._raw)
+        for na in (from_, to):
+            values.append(na)
+            values.append(na._raw)
+        for group in (contact, route, record_route):
+            for na in group:
+                values.append(na)
+                values.append(na._raw)
+        msg._snap = (via, contact, route, record_route, headers, cseq, body, headers._version,
+                     cseq.seq, cseq.method, call_id, max_forwards, content_type, expires,
+                     contact_star, len(via), len(contact), len(route), len(record_route),
+                     method if uri is not None else status,
+                     uri if uri is not None else reason,
+                     uri._raw if uri is not None else None)
+        msg._snap_values = values
+        msg._wire = data if type(data) is bytes else bytes(data)
     return msg
-
