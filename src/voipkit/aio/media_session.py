@@ -122,6 +122,7 @@ class AudioSession:
         registry: CodecRegistry = DEFAULT_CODECS,
         symmetric: bool = True,
         dscp: int | None = None,
+        first_port: int | None = None,
     ) -> AudioSession:
         """Bind an RTP/RTCP port pair from ``port_range`` on ``local_ip`` (never guessed).
 
@@ -130,7 +131,7 @@ class AudioSession:
         """
         running = loop if loop is not None else asyncio.get_running_loop()
         pair = RtpSocketPair.open(local_ip, port_range=port_range, loop=running,
-                                  symmetric=symmetric, dscp=dscp)
+                                  symmetric=symmetric, dscp=dscp, first_port=first_port)
         return cls(pair, ids=ids if ids is not None else RandomIds(), loop=running,
                    cname=cname, registry=registry)
 

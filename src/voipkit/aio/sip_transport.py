@@ -157,6 +157,8 @@ def normalize_address(sockaddr: tuple[object, ...] | Address) -> Address:
     host = str(sockaddr[0])
     port = sockaddr[1]
     assert isinstance(port, int)
+    if ":" not in host and "%" not in host and host[:1].isdigit():
+        return (host, port)  # IPv4 as the kernel writes it is already canonical
     with contextlib.suppress(ValueError):
         host = ipaddress.ip_address(host.split("%", 1)[0]).compressed
     return (host, port)

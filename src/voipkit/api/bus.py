@@ -46,6 +46,12 @@ class EventBus:
         """Stop calling ``handler``."""
         self._handlers = [(t, h) for t, h in self._handlers if h is not handler]
 
+    def wants(self, event_type: type[Any]) -> bool:
+        """True when some handler or iterator here would receive an ``event_type`` event."""
+        if any(issubclass(event_type, t) for t, _ in self._handlers):
+            return True
+        return any(not types or issubclass(event_type, types) for types, _ in self._queues)
+
     def emit(self, event: object) -> None:
         """Deliver ``event`` now (coroutine handlers are started as tasks), then to the parent."""
         for event_type, handler in list(self._handlers):

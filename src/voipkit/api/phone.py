@@ -114,6 +114,7 @@ class Phone:
         self._accounts: dict[int, Account] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._rtp_ip: str | None = None
+        self._rtp_cursor = self.config.media.rtp_port_range[0]
         self._stun: StunClient | None = None
         self._keepalive: KeepAliveScheduler | None = None
         self.ipv6_priority = False
@@ -273,9 +274,15 @@ class Phone:
 
     async def open_audio(self) -> AudioSession:
         media = self.config.media
-        return await AudioSession.open(self.rtp_ip, self.rtp_port_range, self.ids,
-                                       loop=self.loop, registry=self.codecs,
-                                       symmetric=media.symmetric_rtp)
+        low, high = self.rtp_port_range
+        cursor = self._rtp_cursor if low <= self._rtp_cursor < high else low
+        audio = await AudioSession.open(self.rtp_ip, self.rtp_port_range, self.ids,
+                                        loop=self.loop, registry=self.codecs,
+                                        symmetric=media.symmetric_rtp, first_port=cursor)
+        # the next call starts searching after this pair, so ports are not reused at once
+        # (a late packet of an old call must not reach a new one) and the search is short
+        self._rtp_cursor = audio.local_port + 2
+        return audio
 
     def contact(self, transport: TransportKind, user: str | None = None,
                 family: int | None = None) -> NameAddr:
@@ -517,6 +524,8 @@ class Phone:
         self.manager.send_response(response, now=now)
 
     def _on_trace(self, record: TraceRecord) -> None:
+        if not self.bus.wants(SignalingTraced):
+            return  # nobody listens: skip the per-message work
         match = _CALL_ID.search(record.data)
         call = None
         if match is not None:

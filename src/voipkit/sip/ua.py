@@ -139,7 +139,8 @@ class UserAgentCore:
         self._dialog_sets: dict[TransactionKey, DialogSet] = {}
         self._server_tags: dict[TransactionKey, str] = {}
         self._pending_2xx: dict[_AckWait, _Pending2xx] = {}
-        self._sent_acks: dict[tuple[DialogId, int], Outgoing] = {}
+        self._pending_2xx_of: dict[DialogId, set[_AckWait]] = {}  # index: no scans
+        self._sent_acks: dict[DialogId, tuple[int, Outgoing]] = {}  # latest ACK per dialog
         self.outgoing_hook: Callable[[Request | Response], None] | None = None
         """Called with every request and response just before it is serialized for the
         first time, to add or change headers (the facade's addSipMessageHeader rules).
@@ -286,9 +287,8 @@ class UserAgentCore:
         out = Outgoing(destination, bytes(stamped), stamped)
         self._out.append(out)
         dialog_id = DialogId(ack.call_id, ack.from_.tag or "", ack.to.tag or "")
-        for older in [k for k in self._sent_acks if k[0] == dialog_id]:
-            del self._sent_acks[older]  # only the latest INVITE's 2xx can still be resent
-        self._sent_acks[(dialog_id, ack.cseq.seq)] = out
+        # only the latest INVITE's 2xx can still be resent, so one ACK per dialog is kept
+        self._sent_acks[dialog_id] = (ack.cseq.seq, out)
         branch = stamped.via[0].branch
         assert branch is not None
         return TransactionKey(Role.CLIENT, branch, "ACK")
@@ -405,8 +405,17 @@ class UserAgentCore:
         reliable = tx.transport.reliable
         outgoing = Outgoing(tx.destination, bytes(response), response)
         self._pending_2xx[key] = _Pending2xx(outgoing, response, now, reliable=reliable)
+        self._pending_2xx_of.setdefault(dialog_id, set()).add(key)
         timers = self.config.timers
         self._heap.schedule(key, now + (timers.transaction_timeout if reliable else timers.t1))
+
+    def _forget_pending_2xx(self, key: _AckWait) -> None:
+        self._pending_2xx.pop(key, None)
+        keys = self._pending_2xx_of.get(key.dialog)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._pending_2xx_of[key.dialog]
 
     def _on_ack_wait(self, key: _AckWait, *, now: float) -> None:
         pending = self._pending_2xx.get(key)
@@ -415,7 +424,7 @@ class UserAgentCore:
         timers = self.config.timers
         deadline = pending.started + timers.transaction_timeout
         if now >= deadline:
-            del self._pending_2xx[key]
+            self._forget_pending_2xx(key)
             self._events.append(AckTimedOut(pending.response, key.dialog))
             return
         self._out.append(pending.outgoing)
@@ -537,8 +546,9 @@ class UserAgentCore:
             self._counters["dropped_stray_ack"] += 1
             return
         wait = _AckWait(dialog_id, ack.cseq.seq)
-        pending = self._pending_2xx.pop(wait, None)
+        pending = self._pending_2xx.get(wait)
         if pending is not None:
+            self._forget_pending_2xx(wait)
             self._heap.cancel(wait)
         elif dialog_id not in self._dialogs:
             self._counters["dropped_stray_ack"] += 1
@@ -589,7 +599,8 @@ class UserAgentCore:
                 if request.method == "BYE" and response.status >= 200:
                     self._end_dialog(dialog.id, "bye")
         if transaction.invite and 200 <= response.status < 300 and dialog_id is not None:
-            ack = self._sent_acks.get((dialog_id, response.cseq.seq))
+            sent = self._sent_acks.get(dialog_id)
+            ack = sent[1] if sent is not None and sent[0] == response.cseq.seq else None
             if ack is not None:  # a retransmitted 2xx: our ACK was lost, resend it
                 self._out.append(ack)
                 self._counters["absorbed_2xx_retransmission"] += 1
@@ -645,11 +656,10 @@ class UserAgentCore:
         if dialog is None:
             return
         dialog.terminate()
-        for key in [k for k in self._pending_2xx if k.dialog == dialog_id]:
-            del self._pending_2xx[key]
+        for key in self._pending_2xx_of.pop(dialog_id, ()):
+            self._pending_2xx.pop(key, None)
             self._heap.cancel(key)
-        for ack_key in [k for k in self._sent_acks if k[0] == dialog_id]:
-            del self._sent_acks[ack_key]
+        self._sent_acks.pop(dialog_id, None)
         self._events.append(DialogTerminated(dialog_id, reason))
 
     # --- time and transport errors -----------------------------------------------------

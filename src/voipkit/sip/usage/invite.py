@@ -413,9 +413,7 @@ def invite_factory(policy: InvitePolicy) -> UsageFactory:
     """
 
     def make(manager: UsageManager, event: RequestReceived, now: float) -> Usage | None:
-        active = sum(1 for u in manager.usages.values()
-                     if isinstance(u, InviteSession) and u.state is not SessionState.TERMINATED)
-        busy = active >= policy.max_sessions
+        busy = manager.live(InviteSession) >= policy.max_sessions  # finished() when terminated
         refusal: tuple[int, str | None] | None = None
         if policy.do_not_disturb:
             refusal = (480, None)

@@ -61,6 +61,9 @@ class UsageManager:
         self._usages: dict[int, Usage] = {}
         self._by_transaction: dict[TransactionKey, Usage] = {}
         self._by_dialog: dict[DialogId, Usage] = {}
+        self._keys_of: dict[int, set[TransactionKey]] = {}  # usage id -> its routes
+        self._live_of_type: dict[type[Usage], int] = {}
+        self._dialogs_of: dict[int, set[DialogId]] = {}
         self._timers: TimerHeap[tuple[int, Hashable]] = TimerHeap()
         self._events: deque[ManagerEvent] = deque()
         self._factories: dict[str, UsageFactory] = {}
@@ -85,7 +88,12 @@ class UsageManager:
     def add(self, usage: Usage) -> Usage:
         """Start hosting ``usage``."""
         self._usages[usage.id] = usage
+        self._live_of_type[type(usage)] = self._live_of_type.get(type(usage), 0) + 1
         return usage
+
+    def live(self, kind: type[Usage]) -> int:
+        """How many usages of exactly ``kind`` are hosted now (O(1))."""
+        return self._live_of_type.get(kind, 0)
 
     def usage(self, usage_id: int) -> Usage | None:
         return self._usages.get(usage_id)
@@ -97,7 +105,7 @@ class UsageManager:
     def send_request_for(self, usage: Usage, request: Request, targets: Sequence[Destination],
                          *, now: float) -> TransactionKey:
         key = self._core.send_request(request, targets, now=now)
-        self._by_transaction[key] = usage
+        self._route_transaction(usage, key)
         return key
 
     def send_response_for(self, usage: Usage, response: Response, *, now: float) -> None:
@@ -105,18 +113,23 @@ class UsageManager:
 
     def cancel(self, usage: Usage, invite: TransactionKey, *, now: float) -> TransactionKey:
         key = self._core.cancel(invite, now=now)
-        self._by_transaction[key] = usage
+        self._route_transaction(usage, key)
         return key
+
+    def _route_transaction(self, usage: Usage, key: TransactionKey) -> None:
+        self._by_transaction[key] = usage
+        self._keys_of.setdefault(usage.id, set()).add(key)
 
     def bind_dialog(self, usage: Usage, dialog: DialogId) -> None:
         self._by_dialog[dialog] = usage
+        self._dialogs_of.setdefault(usage.id, set()).add(dialog)
 
     def add_dialog(self, usage: Usage, dialog: Dialog) -> None:
         self._core.add_dialog(dialog)
-        self._by_dialog[dialog.id] = usage
+        self.bind_dialog(usage, dialog.id)
 
     def bind_transaction(self, usage: Usage, key: TransactionKey) -> None:
-        self._by_transaction[key] = usage
+        self._route_transaction(usage, key)
 
     def schedule(self, usage: Usage, name: Hashable, at: float) -> None:
         self._timers.schedule((usage.id, name), at)
@@ -128,12 +141,15 @@ class UsageManager:
         self._events.append(event)
 
     def finished(self, usage: Usage) -> None:
-        self._usages.pop(usage.id, None)
-        for key in [k for k, u in self._by_transaction.items() if u is usage]:
-            del self._by_transaction[key]
-            self._retire(key)
-        for dialog_id in [d for d, u in self._by_dialog.items() if u is usage]:
-            del self._by_dialog[dialog_id]
+        if self._usages.pop(usage.id, None) is not None:
+            self._live_of_type[type(usage)] -= 1
+        for key in self._keys_of.pop(usage.id, ()):
+            if self._by_transaction.get(key) is usage:
+                del self._by_transaction[key]
+                self._retire(key)
+        for dialog_id in self._dialogs_of.pop(usage.id, ()):
+            if self._by_dialog.get(dialog_id) is usage:
+                del self._by_dialog[dialog_id]
         # timers of a finished usage are skipped when they fire (see handle_timer)
 
     def on_new_request(self, method: str, factory: UsageFactory) -> None:
@@ -216,7 +232,11 @@ class UsageManager:
             key = event.transaction
         else:
             return
-        if self._by_transaction.pop(key, None) is not None:
+        owner = self._by_transaction.pop(key, None)
+        if owner is not None:
+            keys = self._keys_of.get(owner.id)
+            if keys is not None:
+                keys.discard(key)
             self._retire(key)
 
     def _route(self, *, now: float) -> None:
@@ -235,7 +255,7 @@ class UsageManager:
                 created = factory(self, event, now) if factory is not None else None
                 if created is not None:
                     self.add(created)
-                    self._by_transaction[event.transaction] = created
+                    self._route_transaction(created, event.transaction)
                     created.on_event(event, now=now)
                     continue
             self._events.append(event)
