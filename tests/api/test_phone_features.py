@@ -155,3 +155,33 @@ def test_info_types_port_range_and_mute() -> None:
             await bob.close()
 
     asyncio.run(main())
+
+
+def test_uri_user_escaping_and_3gpp_tags() -> None:
+    async def main() -> None:
+        alice, bob, bob_uri = await _pair()
+        try:
+            assert alice.normalize_uri("bob#1@127.0.0.1") == "sip:bob%231@127.0.0.1"
+            alice.set_uri_user_escaping("#", False)
+            assert alice.normalize_uri("bob#1@127.0.0.1") == "sip:bob#1@127.0.0.1"
+            alice.set_uri_user_escaping("&", True)
+            assert alice.escape_user("a&b") == "a%26b"
+            assert alice.escape_user("already%20escaped") == "already%20escaped"
+            with pytest.raises(ConfigurationError):
+                alice.set_uri_user_escaping("ab", True)
+            alice.three_gpp_tags = True
+            wire: list[bytes] = []
+            bob.on(SignalingTraced)(lambda e: wire.append(e.data) if not e.sent else None)
+            call = await alice.call(bob_uri)
+            await asyncio.sleep(0.2)
+            invite = next(w for w in wire if w.startswith(b"INVITE"))
+            contact = next(line for line in invite.split(b"\r\n") if line.startswith(b"Contact:"))
+            assert b'+g.3gpp.icsi-ref="urn%3Aurn-7%3A3gpp-service.ims.icsi.mmtel"' in contact
+            assert b"+g.3gpp.smsip" in contact
+            await call.hangup()
+            await call.ended(timeout=5)
+        finally:
+            await alice.close()
+            await bob.close()
+
+    asyncio.run(main())

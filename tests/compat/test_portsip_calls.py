@@ -173,3 +173,19 @@ def test_added_header_reaches_the_peer_signaling(pair: Pair) -> None:
     assert alice.modifySipMessageHeader(-1, "ALL", 3, "User-Agent", "MyTest 1.0") > 0
     assert alice.clearModifiedSipMessageHeaders() == 0
     assert alice.clearAddedSipMessageHeaders() == 0
+
+
+def test_uri_user_encoding_and_3gpp_tags(pair: Pair) -> None:
+    alice, alice_events, bob, bob_events = pair
+    bob.enableCallbackSignaling(False, True)
+    assert alice.enable3GppTags(True) == 0
+    assert alice.setUriUserEncoding("#", True) == 0
+    assert alice.setUriUserEncoding("ab", True) == ErrorCode.INVALID_ARGUMENT
+    bob_events.hooks["onInviteIncoming"] = lambda sid, *rest: bob.rejectCall(sid, 486)
+    alice.call(f"bob#7@127.0.0.1:{sip_port(bob)}", True, False)
+    received = bob_events.wait("onReceivedSignaling", lambda a: a[1].startswith("INVITE "))
+    assert received[1].startswith("INVITE sip:bob%237@127.0.0.1:")
+    contact = StringBuilder()
+    assert bob.getSipMessageHeaderValue(received[1], "Contact", contact, 1024) == 0
+    assert "+g.3gpp.icsi-ref" in str(contact) and "+g.3gpp.smsip" in str(contact)
+    alice_events.wait("onInviteFailure")

@@ -52,7 +52,8 @@ class Account:
     @property
     def aor(self) -> SipUri:
         """Our address of record, sip:user@domain."""
-        return SipUri.parse(f"sip:{self.config.user}@{format_host(self.config.domain)}")
+        user = self.phone.escape_user(self.config.user)
+        return SipUri.parse(f"sip:{user}@{format_host(self.config.domain)}")
 
     @property
     def credentials(self) -> Credentials | None:

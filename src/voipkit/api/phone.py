@@ -74,6 +74,16 @@ T = TypeVar("T")
 #: Methods the phone answers (the Allow header); others get 405 (RFC 3261 §8.2.1).
 ALLOW = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK")
 SUPPORTED = frozenset({"100rel", "timer"})
+#: RFC 3261 §25.1: unreserved / user-unreserved characters of a URI user part.
+_USER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        "-_.!~*'()&=+$,;?/")
+
+
+def _is_escape(text: str, ch: str) -> bool:
+    """True when every % in ``text`` starts a valid %HH escape (already escaped input)."""
+    return re.fullmatch(r"(?:[^%]|%[0-9A-Fa-f]{2})*", text) is not None
+
+
 _CALL_ID = re.compile(rb"\r\n(?:Call-ID|i)[ \t]*:[ \t]*([^\r\n]+)", re.IGNORECASE)
 
 
@@ -119,6 +129,10 @@ class Phone:
         self._keepalive: KeepAliveScheduler | None = None
         self.ipv6_priority = False
         "Prefer IPv6 destinations of a resolved name (enablePriorityIPv6Domain)."
+        self.three_gpp_tags = False
+        "Put the 3GPP feature tags in our Contacts (enable3GppTags, 3GPP TS 24.229)."
+        self._escape_extra: set[str] = set()
+        self._escape_never: set[str] = set()
         self._started = False
         self._closing = False
         self._closed = False
@@ -296,10 +310,42 @@ class Phone:
         params: dict[str, str | None] = {}
         if transport is not TransportKind.UDP:
             params["transport"] = transport.value.lower()
-        text = f"sip:{user + '@' if user else ''}{format_host(host)}:{port}"
+        text = f"sip:{self.escape_user(user) + '@' if user else ''}{format_host(host)}:{port}"
         uri = SipUri.parse(text)
         uri.params.update(params)
-        return NameAddr(uri)
+        contact = NameAddr(uri)
+        if self.three_gpp_tags:
+            # RFC 3840 feature tags of 3GPP TS 24.229 (IMS multimedia telephony and SMS)
+            contact.params["+g.3gpp.icsi-ref"] = '"urn%3Aurn-7%3A3gpp-service.ims.icsi.mmtel"'
+            contact.params["+g.3gpp.smsip"] = None
+        return contact
+
+    def set_uri_user_escaping(self, character: str, enabled: bool) -> None:
+        """setUriUserEncoding: escape (or never escape) ``character`` in URI user parts.
+
+        By default a user part is escaped as RFC 3261 §25.1 requires: everything but
+        unreserved and user-unreserved characters becomes %HH. ``enabled=True`` adds
+        ``character`` to the escaped set; ``False`` sends it as it is.
+        """
+        if len(character) != 1 or character in "%@\r\n" or not character.isprintable():
+            raise ConfigurationError(f"cannot change the escaping of {character!r}")
+        if enabled:
+            self._escape_extra.add(character)
+            self._escape_never.discard(character)
+        else:
+            self._escape_never.add(character)
+            self._escape_extra.discard(character)
+
+    def escape_user(self, user: str) -> str:
+        """``user`` escaped for the user part of a SIP URI (RFC 3261 §25.1, §19.1.2)."""
+        out = []
+        for ch in user:
+            allowed = ch in _USER_CHARS and ch not in self._escape_extra
+            if allowed or ch in self._escape_never or (ch == "%" and _is_escape(user, ch)):
+                out.append(ch)
+            else:
+                out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
+        return "".join(out)
 
     def normalize_uri(self, target: str, domain: str | None = None) -> str:
         """``sip:bob@host`` stays; ``bob@host`` -> ``sip:bob@host``; ``bob`` needs ``domain``."""
@@ -307,10 +353,11 @@ class Phone:
         if re.match(r"^(sips?|tel):", target, re.IGNORECASE):
             return target
         if "@" in target:
-            return f"sip:{target}"
+            user, _, host = target.rpartition("@")
+            return f"sip:{self.escape_user(user)}@{host}"
         if domain is None:
             raise ConfigurationError(f"{target!r} is not a SIP URI (try sip:{target}@HOST)")
-        return f"sip:{target}@{domain}"
+        return f"sip:{self.escape_user(target)}@{domain}"
 
     async def resolve(self, uri: str | SipUri, transport: TransportKind | None = None,
                       ) -> list[Destination]:

@@ -457,6 +457,15 @@ class PortSIPLib:
         """Prefer the IPv6 addresses of a name that has both."""
         return self._on_phone(lambda phone: setattr(phone, "ipv6_priority", bool(enable)))
 
+    def setUriUserEncoding(self, character: str, enable: bool) -> int:
+        """Escape (True) or never escape (False) ``character`` in URI user parts."""
+        return self._on_phone(
+            lambda phone: phone.set_uri_user_escaping(character, bool(enable)))
+
+    def enable3GppTags(self, enable: bool) -> int:
+        """Put the 3GPP feature tags (ims.icsi.mmtel, g.3gpp.smsip) in our Contacts."""
+        return self._on_phone(lambda phone: setattr(phone, "three_gpp_tags", bool(enable)))
+
     def setReliableProvisional(self, mode: int) -> int:
         """RFC 3262 PRACK mode 0-3 (never, supported-essential, supported, required)."""
         return self._on_phone(lambda phone: phone.set_reliable_provisional(mode))
