@@ -32,8 +32,11 @@ SWS: Final = r"[ \t]*"
 QUOTED_STRING: Final = r'"(?:[^"\\\r\n]|\\[^\r\n])*"'
 
 #: hostname / IPv4address, checked for their characters only (labels are not checked).
-HOSTNAME: Final = r"[A-Za-z0-9\-.]+"
-IPV6_REFERENCE: Final = r"\[[0-9A-Fa-f:.]+\]"
+#: Possessive (``++``): what follows a host (":", ";", "?", ">", blanks or the end) is
+#: never in its class, so giving characters back could never help a match, and without
+#: backtracking points the re engine runs these about twice as fast.
+HOSTNAME: Final = r"[A-Za-z0-9\-.]++"
+IPV6_REFERENCE: Final = r"\[[0-9A-Fa-f:.]++\]"
 HOST: Final = f"(?:{HOSTNAME}|{IPV6_REFERENCE})"
 
 # The classes below include "%"; BAD_ESCAPE then checks that every "%" starts an escape
@@ -54,7 +57,7 @@ _HNVCHAR = f"[{UNRESERVED}\\[\\]/?:+$%]"
 SIP_URI_REST: Final[re.Pattern[str]] = re.compile(
     f"(?:(?P<user>{_USER})(?::(?P<password>{_PASSWORD}))?@)?"
     f"(?P<host>{HOST})(?::(?P<port>\\d{{1,5}}))?"
-    f"(?P<params>(?:;{_PARAMCHAR}+(?:={_PARAMCHAR}*)?)*)"
+    f"(?P<params>(?:;{_PARAMCHAR}++(?:={_PARAMCHAR}*+)?)*+)"
     f"(?:\\?(?P<headers>{_HNVCHAR}*={_HNVCHAR}*(?:&{_HNVCHAR}*={_HNVCHAR}*)*))?"
 )
 #: A "%" that does not start an escaped octet (RFC 3261 §25.1 escaped = "%" HEXDIG HEXDIG).
@@ -91,7 +94,8 @@ PARAM_LIST: Final[re.Pattern[str]] = re.compile(
 PARAM_ITEM: Final[re.Pattern[str]] = re.compile(f";{SWS}({TOKEN})(?:{SWS}={SWS}({_GEN_VALUE}))?")
 
 #: The common case of PARAM_LIST: no whitespace, no quoted values (checked first, faster).
-SIMPLE_PARAMS: Final[re.Pattern[str]] = re.compile(f"(?:;{TOKEN}(?:={TOKEN})?)+")
+SIMPLE_PARAMS: Final[re.Pattern[str]] = re.compile(
+    f"(?:;[{TOKEN_CHARS}]++(?:=[{TOKEN_CHARS}]++)?)++")
 
 #: via-parm = sent-protocol LWS sent-by *( SEMI via-params )
 VIA: Final[re.Pattern[str]] = re.compile(
@@ -126,17 +130,21 @@ QUOTE_NEEDED: Final[re.Pattern[str]] = re.compile(r'["\\\x00-\x09\x0b\x0c\x0e-\x
 
 # Fast paths: the common shapes of the routing headers, each matched by one regex that both
 # validates and captures. Anything they reject goes through the general patterns above, so
-# they only decide speed, never what is accepted.
+# they only decide speed, never what is accepted. Their repeats are possessive for the
+# reason given at HOSTNAME: a token never holds ";", "=", ">", blanks or the end.
+_TOKEN_P = f"[{TOKEN_CHARS}]++"
+_SIMPLE_PARAMS_P = f"(?:;{_TOKEN_P}(?:={_TOKEN_P})?)*+"
 
 #: via-parm for "SIP/2.0/transport host[:port]" and simple token parameters.
 VIA_FAST: Final[re.Pattern[str]] = re.compile(
-    f"SIP/2\\.0/({TOKEN}) ({HOST})(?::(\\d{{1,5}}))?((?:;{TOKEN}(?:={TOKEN})?)*)"
+    f"SIP/2\\.0/({_TOKEN_P}) ({HOST})(?::(\\d{{1,5}}))?({_SIMPLE_PARAMS_P})"
 )
 
 #: name-addr with an optional display name, a lower-case sip:/sips: URI in <>, and simple
 #: token parameters. The URI groups are those of SIP_URI_REST.
 NAME_ADDR_FAST: Final[re.Pattern[str]] = re.compile(
-    f'(?:"(?P<quoted>[^"\\\\\\x00-\\x1f\\x7f]*)"[ \\t]*|(?P<token>{TOKEN}(?:[ \\t]+{TOKEN})*)'
+    f'(?:"(?P<quoted>[^"\\\\\\x00-\\x1f\\x7f]*+)"[ \\t]*|'
+    f"(?P<token>{_TOKEN_P}(?:[ \\t]++{_TOKEN_P})*+)"
     f"[ \\t]*)?<(?P<uri>(?P<scheme>sips?):{SIP_URI_REST.pattern})>"
-    f"(?P<hparams>(?:;{TOKEN}(?:={TOKEN})?)*)"
+    f"(?P<hparams>{_SIMPLE_PARAMS_P})"
 )

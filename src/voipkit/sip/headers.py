@@ -199,7 +199,7 @@ _VIA = grammar.VIA.fullmatch
 _VIA_FAST = grammar.VIA_FAST.fullmatch
 _CSEQ = grammar.CSEQ.fullmatch
 #: Methods in their usual spelling: a CSeq that ends in one of them needs no regex.
-_COMMON_METHODS: Final = frozenset((
+COMMON_METHODS: Final = frozenset((
     "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
     "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"))
 _QUOTED_PAIR = re.compile(r"\\(.)", re.S)
@@ -531,7 +531,10 @@ class Via:
         m = _VIA_FAST(text)
         if m is not None:
             transport, host, port, params_text = m.groups()
-            canonical = transport.isupper()
+            # upper() is a mypyc primitive, isupper() a generic method call.
+            upper = transport.upper()
+            canonical = upper == transport
+            transport = upper
             general = False
         else:
             m = _VIA(text)
@@ -561,7 +564,7 @@ class Via:
                 _check_via_numbers(params)
         else:
             params = {}
-        via = Via(transport if canonical else transport.upper(), host, port_number, params)
+        via = Via(transport.upper() if general else transport, host, port_number, params)
         via._raw = text if canonical else None
         return via
 
@@ -617,7 +620,7 @@ class CSeq:
             ParseError: 400 for bad syntax or a number above 2**32-1 (RFC 3261 §8.1.1.5).
         """
         digits, _, method = text.partition(" ")
-        if method in _COMMON_METHODS and digits.isdecimal():
+        if method in COMMON_METHODS and digits.isdecimal():
             # The common shape, checked without the regex: "1*DIGIT SP Method" where
             # Method is a known token (str.isdecimal is exactly the re module's \d+).
             if len(digits) > 10 or int(digits) > MAX_CSEQ:

@@ -23,7 +23,16 @@ from typing import Final
 
 from voipkit.sip import grammar
 from voipkit.sip.errors import ParseError
-from voipkit.sip.headers import HEADER_SPECS, NAME_KEYS, CSeq, Headers, NameAddr, Via, split_list
+from voipkit.sip.headers import (
+    COMMON_METHODS,
+    HEADER_SPECS,
+    NAME_KEYS,
+    CSeq,
+    Headers,
+    NameAddr,
+    Via,
+    split_list,
+)
 from voipkit.sip.status import reason_phrase
 from voipkit.sip.uri import SipUri, Uri, parse_uri
 
@@ -485,7 +494,7 @@ def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Requ
             if version.upper() != "SIP/2.0":
                 raise _bad_version(version)
             wire_ok = False
-        if _METHOD(method) is None:
+        if method not in COMMON_METHODS and _METHOD(method) is None:
             raise ParseError(f"method {method[:40]!r} is not a token (RFC 3261 §25.1)")
         uri = parse_uri(uri_text)
         if isinstance(uri, SipUri):
@@ -522,10 +531,16 @@ def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Requ
 
     wire_keys = _WIRE_KEYS
     for line in lines[1:]:
-        name, colon, raw_value = line.partition(":")
+        colon = line.find(":")  # find and two slices: cheaper than partition's tuple
+        if colon >= 0:
+            name = line[:colon]
+            raw_value = line[colon + 1:]
+        else:
+            name = line
+            raw_value = ""
         key = wire_keys.get(name)
         if key is None:
-            if not colon:
+            if colon < 0:
                 raise ParseError(f"header line {line[:60]!r} has no colon (RFC 3261 §7.3)")
             stripped = name.rstrip(" \t")
             lname = stripped.lower()
@@ -681,13 +696,17 @@ def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Requ
         wire_ok = False
 
     # The lists are stored as they are afterwards (the constructor would copy them).
-    msg: Request | Response
+    # ``msg`` is typed Message so the stores below are native attribute stores under mypyc.
+    result: Request | Response
+    msg: Message
     if uri is None:
-        msg = Response(status, reason, from_=from_, to=to, call_id=call_id, cseq=cseq,
-                       headers=headers)
+        response = Response(status, reason, from_=from_, to=to, call_id=call_id, cseq=cseq,
+                            headers=headers)
+        msg = result = response
     else:
-        msg = Request(method, uri, from_=from_, to=to, call_id=call_id, cseq=cseq,
-                      headers=headers)
+        request = Request(method, uri, from_=from_, to=to, call_id=call_id, cseq=cseq,
+                          headers=headers)
+        msg = result = request
     msg.via = via
     msg.max_forwards = max_forwards
     msg.contact = contact
@@ -718,4 +737,4 @@ def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Requ
                      uri._raw if uri is not None else None)
         msg._snap_values = values
         msg._wire = data if type(data) is bytes else bytes(data)
-    return msg
+    return result
