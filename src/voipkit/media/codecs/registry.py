@@ -25,6 +25,7 @@ __all__ = [
     "TELEPHONE_EVENT",
     "CodecCapability",
     "CodecRegistry",
+    "CodecSettings",
     "CodecSpec",
 ]
 
@@ -35,6 +36,21 @@ def _no_codec() -> Encoder:
 
 def _no_decoder() -> Decoder:
     raise TypeError("this row carries events, not audio: it has no encoder or decoder")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodecSettings:
+    """What one leg negotiated and chose for a codec, for rows whose codec takes options.
+
+    ``remote_fmtp`` is the peer's a=fmtp (how it wants to receive: it shapes our
+    encoder); ``local_fmtp`` is ours (how we receive: it shapes our decoder).
+    ``ptime`` is seconds of audio per RTP packet; ``bitrate`` is bits per second.
+    """
+
+    remote_fmtp: Mapping[str, str] = field(default_factory=dict)
+    local_fmtp: Mapping[str, str] = field(default_factory=dict)
+    ptime: float | None = None
+    bitrate: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +71,21 @@ class CodecSpec:
     make_encoder: Callable[[], Encoder]
     make_decoder: Callable[[], Decoder]
     is_audio: bool = True
+    frame_duration: float = 0.02  # seconds per codec frame; ptime is a whole number of these
+    make_encoder_with: Callable[[CodecSettings], Encoder] | None = None
+    make_decoder_with: Callable[[CodecSettings], Decoder] | None = None
+
+    def encoder(self, settings: CodecSettings | None = None) -> Encoder:
+        """An encoder shaped by ``settings`` (fmtp, ptime, bitrate) where the row takes them."""
+        if settings is not None and self.make_encoder_with is not None:
+            return self.make_encoder_with(settings)
+        return self.make_encoder()
+
+    def decoder(self, settings: CodecSettings | None = None) -> Decoder:
+        """A decoder shaped by ``settings`` (our fmtp) where the row takes them."""
+        if settings is not None and self.make_decoder_with is not None:
+            return self.make_decoder_with(settings)
+        return self.make_decoder()
 
     def matches(self, encoding: str, clock_rate: int, channels: int = 1) -> bool:
         """RFC 4566 §6: encoding names compare case-insensitively."""
