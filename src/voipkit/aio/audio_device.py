@@ -12,7 +12,13 @@ to a playout sink (a WAV recorder, a null sink). Ticks come from a
 ``MediaClock``, so frame ``n`` is stamped exactly ``start + n * ptime``.
 
 Sound cards are used only when ``sounddevice`` imports and PortAudio lists
-devices; otherwise ``list_devices()`` offers the virtual device alone.
+devices; otherwise ``list_devices()`` offers the virtual device alone. The card
+itself is driven by ``voipkit.aio.sound_card.SoundCardDevice``; this module
+lists and selects: ``recording_devices()`` / ``playout_devices()`` are the
+PortSIP manual's numbering (``getNumOfRecordingDevices``,
+``getRecordingDeviceName(i)``, ``setAudioDeviceId(recording, playout)``), and
+``default_audio_device(...)`` builds the card when PortAudio offers an input
+and an output, the virtual device otherwise.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from voipkit.aio.media_clock import MediaClock
 from voipkit.media.frames import Pcm, silence
@@ -32,6 +38,33 @@ logger = logging.getLogger(__name__)
 
 CaptureHandler = Callable[[Pcm, float], None]
 """``(frame, scheduled time of the tick)``."""
+
+
+class AudioDevice(Protocol):
+    """What ``AudioSession`` drives: the virtual device and the sound card alike.
+
+    ``capture`` is what is sent (the virtual device reads it; the card mixes it
+    into the microphone), ``on_capture`` gets one frame per ptime with its
+    time on the ptime grid, and the device then pulls one frame from
+    ``playout_source`` for the speaker and writes it to ``playout``.
+    """
+
+    capture: MediaSource
+    playout: MediaSink
+    on_capture: CaptureHandler | None
+    playout_source: MediaSource | None
+    frames_captured: int
+    frames_played: int
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def skipped(self) -> int: ...
+
+    def start(self, at: float | None = None) -> float: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +109,22 @@ def _portaudio_devices() -> list[dict[str, Any]]:
     return [dict(d) for d in devices]
 
 
+def rescan_devices() -> None:
+    """Make PortAudio enumerate the devices again (a card plugged in, a new ALSA config).
+
+    PortAudio builds its list once, when ``sounddevice`` is imported; this
+    re-initialises it. No stream may be open. Does nothing without sounddevice.
+    Call it while a JACK server PortAudio joined is still up: libjack aborts
+    the process when PortAudio leaves a server that has gone away.
+    """
+    try:
+        sd = importlib.import_module("sounddevice")
+    except (ImportError, OSError):
+        return
+    sd._terminate()
+    sd._initialize()
+
+
 def sounddevice_available() -> bool:
     """True when ``sounddevice`` imports and PortAudio lists at least one device."""
     return bool(_portaudio_devices())
@@ -92,6 +141,16 @@ def list_devices() -> list[AudioDeviceInfo]:
             default_sample_rate=float(d.get("default_samplerate", 0.0)),
             host_index=int(d.get("index", i))))
     return found
+
+
+def recording_devices() -> list[AudioDeviceInfo]:
+    """The sound cards that can capture, in PortAudio's order (``getRecordingDeviceName(i)``)."""
+    return [d for d in list_devices() if d.kind == "portaudio" and d.max_input_channels > 0]
+
+
+def playout_devices() -> list[AudioDeviceInfo]:
+    """The sound cards that can play, in PortAudio's order (``getPlayoutDeviceName(i)``)."""
+    return [d for d in list_devices() if d.kind == "portaudio" and d.max_output_channels > 0]
 
 
 class VirtualAudioDevice:
@@ -140,6 +199,11 @@ class VirtualAudioDevice:
     def running(self) -> bool:
         return self.clock.running
 
+    @property
+    def skipped(self) -> int:
+        """Ticks the clock dropped after a stall (``MediaClock.skipped``)."""
+        return self.clock.skipped
+
     def start(self, at: float | None = None) -> float:
         """Start the device; the first frame is at ``at`` (default now). Returns that time."""
         return self.clock.start(at)
@@ -160,11 +224,60 @@ class VirtualAudioDevice:
         self.frames_played += 1
 
 
+_announced: set[str] = set()
+
+
+def default_audio_device(
+    loop: asyncio.AbstractEventLoop,
+    *,
+    ptime: float = 0.02,
+    sample_rate: int = 8000,
+    capture: MediaSource | None = None,
+    playout: MediaSink | None = None,
+    on_capture: CaptureHandler | None = None,
+    playout_source: MediaSource | None = None,
+    max_late: int = 3,
+) -> AudioDevice:
+    """The sound card when PortAudio offers one, else the virtual device.
+
+    The card (``SoundCardDevice`` on PortAudio's default input and output) is
+    chosen when ``sounddevice`` imports and PortAudio lists at least one device
+    that captures and one that plays; otherwise a ``VirtualAudioDevice`` (the
+    manual's ``audioDeviceLayer = 1``). The choice is logged at INFO once per
+    kind. Arguments are ``VirtualAudioDevice``'s; ``max_late`` applies to the
+    virtual device only (a card is paced by its own clock).
+    """
+    if recording_devices() and playout_devices():
+        from voipkit.aio.sound_card import SoundCardDevice  # it imports this module
+
+        card = SoundCardDevice(loop, ptime=ptime, sample_rate=sample_rate, capture=capture,
+                               playout=playout, on_capture=on_capture,
+                               playout_source=playout_source)
+        _announce("sound card", f"audio device: sound card ({card.describe()})")
+        return card
+    _announce("virtual", "audio device: the virtual device (PortAudio lists no input "
+              "and output, or sounddevice/libportaudio2 is missing)")
+    return VirtualAudioDevice(loop, ptime=ptime, sample_rate=sample_rate, capture=capture,
+                              playout=playout, on_capture=on_capture,
+                              playout_source=playout_source, max_late=max_late)
+
+
+def _announce(kind: str, message: str) -> None:
+    if kind not in _announced:
+        _announced.add(kind)
+        logger.info("%s", message)
+
+
 __all__ = [
     "VIRTUAL_DEVICE",
+    "AudioDevice",
     "AudioDeviceInfo",
     "CaptureHandler",
     "VirtualAudioDevice",
+    "default_audio_device",
     "list_devices",
+    "playout_devices",
+    "recording_devices",
+    "rescan_devices",
     "sounddevice_available",
 ]
