@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import ipaddress
+import itertools
 import logging
 import socket
 from collections.abc import Callable
@@ -59,7 +61,9 @@ class RtpSocketCounters:
     "Sends that failed or had no destination, oversized or errored receives."
 
 
+@functools.lru_cache(maxsize=64)
 def _family(ip: str) -> socket.AddressFamily:
+    """The family of a literal IP (cached: a phone binds the same IP for every call)."""
     try:
         return socket.AF_INET6 if ipaddress.ip_address(ip).version == 6 else socket.AF_INET
     except ValueError as exc:
@@ -165,14 +169,16 @@ class RtpSocketPair:
             raise TransportError(f"invalid RTP port range {low}-{high}", address=local_ip)
         family = _family(local_ip)
         first_even = low + (low & 1)
-        evens = list(range(first_even, high, 2))  # each p with p + 1 <= high
+        evens = range(first_even, high, 2)  # each p with p + 1 <= high
         if not evens:
             raise TransportError(f"RTP port range {low}-{high} holds no even/odd pair",
                                  address=local_ip)
+        at = 0
         if first_port is not None and first_even <= first_port < high:
             at = (first_port - first_even) // 2
-            evens = evens[at:] + evens[:at]
-        for port in evens:
+        # from the pair at ``first_port`` to the end, then wrapping to the start; lazily,
+        # since the first try usually succeeds and a wide range holds ~20000 pairs
+        for port in itertools.chain(evens[at:], evens[:at]):
             try:
                 rtp = _bind(family, local_ip, port)
             except OSError as exc:
