@@ -30,8 +30,8 @@ PURE_RUN = PYTHONPATH=src VOIPKIT_EXPECT_PURE=1 $(PY) -m pytest -q tests/sip \
 # Debian packages the interop tests need, and a command each one provides.
 PEER_PACKAGES := kamailio kamailio-sqlite-modules kamailio-tls-modules \
                  kamailio-presence-modules sip-tester sipsak baresip linphone-cli \
-                 coturn sqlite3 openssl
-PEER_COMMANDS := kamailio sipp sipsak baresip linphonec turnserver sqlite3 openssl
+                 coturn sqlite3 openssl libportaudio2 jackd2
+PEER_COMMANDS := kamailio sipp sipsak baresip linphonec turnserver sqlite3 openssl jackd
 
 .PHONY: demo test test-fast dev peers lint typecheck bench clean
 

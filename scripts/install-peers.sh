@@ -18,6 +18,8 @@ for mod in db_sqlite tls presence; do
   [ -e "/usr/lib/x86_64-linux-gnu/kamailio/modules/$mod.so" ] || \
   ls /usr/lib/*/kamailio/modules/$mod.so >/dev/null 2>&1 || missing="$missing kamailio:$mod"
 done
+# PortAudio (for sound cards through sounddevice) has no command: check its library.
+ls /usr/lib/*/libportaudio.so.2 >/dev/null 2>&1 || missing="$missing libportaudio2"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "make test: the interop tests need these Debian packages:$packages" >&2
