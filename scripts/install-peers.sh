@@ -20,6 +20,7 @@ for mod in db_sqlite tls presence; do
 done
 # PortAudio (for sound cards through sounddevice) has no command: check its library.
 ls /usr/lib/*/libportaudio.so.2 >/dev/null 2>&1 || missing="$missing libportaudio2"
+ls /usr/lib/*/libspeexdsp.so.1 >/dev/null 2>&1 || missing="$missing libspeexdsp1"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "make test: the interop tests need these Debian packages:$packages" >&2
