@@ -189,21 +189,21 @@ def split_list(value: str) -> list[str]:
     return result
 
 
-_NAME_ADDR = grammar.NAME_ADDR.fullmatch
-_NAME_ADDR_FAST = grammar.NAME_ADDR_FAST.fullmatch
-_ADDR_SPEC = grammar.ADDR_SPEC.fullmatch
-_PARAM_LIST = grammar.PARAM_LIST.fullmatch
-_SIMPLE_PARAMS = grammar.SIMPLE_PARAMS.fullmatch
-_PARAM_FINDALL = grammar.PARAM_ITEM.findall
-_VIA = grammar.VIA.fullmatch
-_VIA_FAST = grammar.VIA_FAST.fullmatch
-_CSEQ = grammar.CSEQ.fullmatch
+_NAME_ADDR: Final = grammar.NAME_ADDR.fullmatch
+_NAME_ADDR_FAST: Final = grammar.NAME_ADDR_FAST.fullmatch
+_ADDR_SPEC: Final = grammar.ADDR_SPEC.fullmatch
+_PARAM_LIST: Final = grammar.PARAM_LIST.fullmatch
+_SIMPLE_PARAMS: Final = grammar.SIMPLE_PARAMS.fullmatch
+_PARAM_FINDALL: Final = grammar.PARAM_ITEM.findall
+_VIA: Final = grammar.VIA.fullmatch
+_VIA_FAST: Final = grammar.VIA_FAST.fullmatch
+_CSEQ: Final = grammar.CSEQ.fullmatch
 #: Methods in their usual spelling: a CSeq that ends in one of them needs no regex.
 COMMON_METHODS: Final = frozenset((
     "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
     "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE"))
-_QUOTED_PAIR = re.compile(r"\\(.)", re.S)
-_QUOTE_NEEDED = grammar.QUOTE_NEEDED
+_QUOTED_PAIR: Final = re.compile(r"\\(.)", re.S)
+_QUOTE_NEEDED: Final = grammar.QUOTE_NEEDED
 
 
 def _parse_generic_params(raw: str, where: str) -> tuple[dict[str, str | None], bool]:
@@ -340,9 +340,13 @@ class NameAddr:
         """
         m = _NAME_ADDR_FAST(text)
         if m is not None:
-            (quoted, token, uri_text, scheme, user, password, host, port, uparams, uheaders,
-             hparams) = m.groups()
-            uri = make_sip_uri(scheme, user, password, host, port, uparams, uheaders, uri_text)
+            # Indexing a typed tuple is native under mypyc; unpacking m.groups() is generic.
+            g: tuple[Any, ...] = m.groups()
+            quoted: str | None = g[0]
+            token: str | None = g[1]
+            uri_text: str = g[2]
+            hparams: str = g[10]
+            uri = make_sip_uri(g[3], g[4], g[5], g[6], g[7], g[8], g[9], uri_text)
             canonical = uri._raw is not None
             params: dict[str, str | None]
             if hparams:
@@ -530,7 +534,11 @@ class Via:
         """
         m = _VIA_FAST(text)
         if m is not None:
-            transport, host, port, params_text = m.groups()
+            g: tuple[Any, ...] = m.groups()
+            transport: str = g[0]
+            host: str = g[1]
+            port: str | None = g[2]
+            params_text: str = g[3]
             # upper() is a mypyc primitive, isupper() a generic method call.
             upper = transport.upper()
             canonical = upper == transport

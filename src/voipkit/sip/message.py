@@ -52,11 +52,11 @@ DEFAULT_MAX_SIZE: Final = 65535
 #: RFC 3261 §20.19, §25.1: delta-seconds values fit in 32 bits.
 MAX_DELTA_SECONDS: Final = 2**32 - 1
 
-_CALL_ID = grammar.CALL_ID.fullmatch
-_DIGITS = grammar.DIGITS.fullmatch
-_HEADER_NAME = grammar.HEADER_NAME.fullmatch
-_METHOD = grammar.METHOD.fullmatch
-_MEDIA_TYPE = grammar.MEDIA_TYPE.fullmatch
+_CALL_ID: Final = grammar.CALL_ID.fullmatch
+_STATUS_CODE: Final = grammar.STATUS_CODE.fullmatch
+_HEADER_NAME: Final = grammar.HEADER_NAME.fullmatch
+_METHOD: Final = grammar.METHOD.fullmatch
+_MEDIA_TYPE: Final = grammar.MEDIA_TYPE.fullmatch
 _CANONICAL_NAMES: Final = {key: spec.name for key, spec in HEADER_SPECS.items()}
 
 
@@ -64,6 +64,8 @@ _CANONICAL_NAMES: Final = {key: spec.name for key, spec in HEADER_SPECS.items()}
 _CANONICAL_ORDER: Final = ("via", "max-forwards", "from", "to", "call-id", "cseq", "route",
                            "record-route", "contact", "expires", "content-type")
 _ROUTING_KEYS: Final = frozenset((*_CANONICAL_ORDER, "content-length"))
+#: Canonical header names -> key: a name found here is written back as it is.
+_CANONICAL_KEYS: Final = {spec.name: key for key, spec in HEADER_SPECS.items()}
 #: Header names exactly as they are usually written (canonical, lower-case, compact in both
 #: cases) -> key, so the common line needs no ``lower()``.
 _WIRE_KEYS: Final = {
@@ -460,8 +462,11 @@ def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Requ
     The message then keeps ``data`` and returns it from ``bytes()`` while it is unchanged.
     """
     lines = text.split("\r\n")
-    if text.count("\r") >= len(lines) or text.count("\n") >= len(lines):
-        raise ParseError("bare CR or LF in the header section (RFC 3261 §7: lines end in CRLF)")
+    # One memchr per line and character costs less than counting over the whole text.
+    for line in lines:
+        if "\r" in line or "\n" in line:
+            raise ParseError("bare CR or LF in the header section (RFC 3261 §7: lines end in "
+                             "CRLF)")
     wire_ok = not folded
 
     start = lines[0]
@@ -471,7 +476,7 @@ def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Requ
             if parts[0].upper() != "SIP/2.0":
                 raise _bad_version(parts[0])
             wire_ok = False
-        if len(parts) < 2 or grammar.STATUS_CODE.fullmatch(parts[1]) is None:
+        if len(parts) < 2 or _STATUS_CODE(parts[1]) is None:
             code = parts[1] if len(parts) > 1 else ""
             raise ParseError(f"status code {code[:20]!r} is not three digits 100-699 (§7.2)")
         status = int(parts[1])
@@ -530,18 +535,23 @@ def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Requ
     last_key: str | None = None
 
     wire_keys = _WIRE_KEYS
+    canonical_keys = _CANONICAL_KEYS
+    cname: str | None
     for line in lines[1:]:
-        colon = line.find(":")  # find and two slices: cheaper than partition's tuple
-        if colon >= 0:
-            name = line[:colon]
-            raw_value = line[colon + 1:]
+        colon = line.find(":")  # find and slices: cheaper than partition's tuple
+        name = line[:colon] if colon >= 0 else line
+        key = canonical_keys.get(name)
+        if key is not None:
+            cname = name
         else:
-            name = line
-            raw_value = ""
-        key = wire_keys.get(name)
+            cname = None  # a known name spelled otherwise: bytes() writes the canonical one
+            key = wire_keys.get(name)
+            if key is not None:
+                wire_ok = False
         if key is None:
             if colon < 0:
                 raise ParseError(f"header line {line[:60]!r} has no colon (RFC 3261 §7.3)")
+            raw_value = line[colon + 1:]
             stripped = name.rstrip(" \t")
             lname = stripped.lower()
             key = name_keys.get(lname)
@@ -557,14 +567,26 @@ def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Requ
                 layout.append(None)
                 last_key = None
                 continue
-            wire_ok = False  # a known name written with blanks before its colon
-        value = raw_value.strip(" \t")
-        # The line is written back as "<canonical name>: <value>".
-        if wire_ok and (len(raw_value) != len(value) + 1 or raw_value[0] != " "
-                        or name != canonical_names[key]):
             wire_ok = False
+        if cname is None:
+            cname = canonical_names[key]
+        # The line is written back as "<canonical name>: <value>". In the usual case the
+        # value is what follows ": " up to a non-blank end: one slice, nothing to strip.
+        last = len(line) - 1
+        first = colon + 2
+        if (colon >= 0 and first <= last and line[first - 1] == " " and line[first] != " "
+                and line[first] != "\t" and line[last] != " " and line[last] != "\t"):
+            value = line[first:]
+        elif colon < 0:
+            value = ""
+            wire_ok = False
+        else:
+            raw_value = line[colon + 1:]
+            value = raw_value.strip(" \t")
+            if wire_ok and (len(raw_value) != len(value) + 1 or raw_value[0] != " "):
+                wire_ok = False
         if key not in routing:
-            entries.append((key, canonical_names[key], value))
+            entries.append((key, cname, value))
             layout.append(None)
             last_key = None
             continue

@@ -30,16 +30,16 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 from urllib.parse import unquote
 
 from voipkit.sip import grammar
 from voipkit.sip.errors import ParseError
 
-_SIP_URI_REST = grammar.SIP_URI_REST.fullmatch
-_TEL_URI_REST = grammar.TEL_URI_REST.fullmatch
-_ABSOLUTE_REST = grammar.ABSOLUTE_URI_REST.fullmatch
-_BAD_ESCAPE = grammar.BAD_ESCAPE.search
+_SIP_URI_REST: Final = grammar.SIP_URI_REST.fullmatch
+_TEL_URI_REST: Final = grammar.TEL_URI_REST.fullmatch
+_ABSOLUTE_REST: Final = grammar.ABSOLUTE_URI_REST.fullmatch
+_BAD_ESCAPE: Final = grammar.BAD_ESCAPE.search
 
 #: The three states of a value's ``_raw`` cache (see the module docstring).
 RawCache = str | None | bool
@@ -67,14 +67,25 @@ def parse_host(host: str, text: str) -> str:
     return inner
 
 
+#: Parameter names that are common in URIs and header fields, in lower case.
+_LOWER_NAMES: Final = frozenset((
+    "branch", "received", "rport", "maddr", "ttl", "tag", "lr", "transport", "user", "method",
+    "expires", "q", "ob", "gr", "sigcomp-id", "comp", "alias", "keep", "phone-context"))
+
+
 def split_params(raw: str) -> tuple[dict[str, str | None], bool]:
     """``;a=1;B;c`` (already validated) -> ({"a": "1", "b": None, "c": None}, canonical).
 
     ``canonical`` is True when formatting the dict gives ``raw`` back: every name was
     written in lower case and none repeats.
     """
+    # A name in _LOWER_NAMES is already its lower-case key: no lower() string to build and
+    # hash (the set lookup hashes ``name`` once, and the dict store reuses that hash).
+    lower_names = _LOWER_NAMES
     if raw.find(";", 1) < 0:  # one parameter: the common case, no loop
         name, eq, value = raw[1:].partition("=")
+        if name in lower_names:
+            return {name: value if eq else None}, True
         lname = name.lower()
         return {lname: value if eq else None}, lname == name
     params: dict[str, str | None] = {}
@@ -82,10 +93,12 @@ def split_params(raw: str) -> tuple[dict[str, str | None], bool]:
     count = 0
     for item in raw[1:].split(";"):
         name, eq, value = item.partition("=")
-        lname = name.lower()
-        if lname != name:
-            canonical = False
-        params[lname] = value if eq else None
+        if name not in lower_names:
+            lname = name.lower()
+            if lname != name:
+                canonical = False
+            name = lname
+        params[name] = value if eq else None
         count += 1
     return params, canonical and count == len(params)
 
@@ -313,7 +326,7 @@ def make_sip_uri(scheme: str, user: str | None, password: str | None, host: str,
     Raises:
         ParseError: 400 for a bad escape, a bad IPv6 reference or a port above 65535.
     """
-    canonical = text[:3] == "sip"
+    canonical = text.startswith("sip")
     if "%" in text:
         _check_escapes(text)
     if host[0] == "[":
@@ -393,8 +406,8 @@ def parse_uri(text: str, *, allow_absolute: bool = True) -> Uri:
         m = _SIP_URI_REST(text, colon + 1)
         if m is None:
             raise ParseError(f"malformed {scheme.upper()} URI {text!r} (RFC 3261 §25.1)")
-        user, password, host, port, params, headers = m.groups()
-        return make_sip_uri(scheme, user, password, host, port, params, headers, text)
+        g: tuple[Any, ...] = m.groups()  # indexed: native under mypyc, unpacking is not
+        return make_sip_uri(scheme, g[0], g[1], g[2], g[3], g[4], g[5], text)
     if scheme == "tel":
         m = _TEL_URI_REST(text, colon + 1)
         if m is None:
