@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import ipaddress
 import logging
 import socket
@@ -164,7 +165,9 @@ def normalize_address(sockaddr: tuple[object, ...] | Address) -> Address:
     return (host, port)
 
 
+@functools.lru_cache(maxsize=256)
 def _family(host: str) -> socket.AddressFamily:
+    """The family of an IP literal (cached: it runs for every datagram sent)."""
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
