@@ -121,6 +121,7 @@ class Phone:
         self._driver: SipDriver | None = None
         self._calls: dict[int, Call] = {}
         self._calls_by_call_id: dict[str, Call] = {}
+        self._call_id_of: dict[int, str] = {}
         self._accounts: dict[int, Account] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._rtp_ip: str | None = None
@@ -380,11 +381,13 @@ class Phone:
         call_id = call.call_id
         if call_id:
             self._calls_by_call_id[call_id] = call
+            self._call_id_of[call.id] = call_id
 
     def forget_call(self, call: Call) -> None:
         self._calls.pop(call.id, None)
-        for key in [k for k, c in self._calls_by_call_id.items() if c is call]:
-            del self._calls_by_call_id[key]
+        call_id = self._call_id_of.pop(call.id, None)  # O(1): no scan of the live calls
+        if call_id is not None and self._calls_by_call_id.get(call_id) is call:
+            del self._calls_by_call_id[call_id]
 
     # --- public API ------------------------------------------------------------------
 
