@@ -356,7 +356,10 @@ class NameAddr:
                 params = {}
             raw: RawCache
             if quoted is not None:
-                raw = f'"{quoted}" <{uri_text}>{hparams}' if canonical else None
+                # Canonical when one space separates the closing quote from "<".
+                close = len(quoted) + 1
+                raw = text if canonical and text[close + 1:close + 3] == " <" else (
+                    f'"{quoted}" <{uri_text}>{hparams}' if canonical else None)
                 na = NameAddr(uri, quoted, params)
             elif token is not None:
                 # A token display name keeps its written form (``Bob <sip:...>``) when one

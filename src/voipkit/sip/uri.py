@@ -81,26 +81,30 @@ def split_params(raw: str) -> tuple[dict[str, str | None], bool]:
     """
     # A name in _LOWER_NAMES is already its lower-case key: no lower() string to build and
     # hash (the set lookup hashes ``name`` once, and the dict store reuses that hash).
+    # find and slices instead of partition: no tuple per parameter.
     lower_names = _LOWER_NAMES
     if raw.find(";", 1) < 0:  # one parameter: the common case, no loop
-        name, eq, value = raw[1:].partition("=")
+        eq = raw.find("=")
+        name = raw[1:eq] if eq > 0 else raw[1:]
+        value = raw[eq + 1:] if eq > 0 else None
         if name in lower_names:
-            return {name: value if eq else None}, True
+            return {name: value}, True
         lname = name.lower()
-        return {lname: value if eq else None}, lname == name
+        return {lname: value}, lname == name
     params: dict[str, str | None] = {}
     canonical = True
-    count = 0
-    for item in raw[1:].split(";"):
-        name, eq, value = item.partition("=")
+    items = raw.split(";")
+    for i in range(1, len(items)):
+        item = items[i]
+        eq = item.find("=")
+        name = item[:eq] if eq >= 0 else item
         if name not in lower_names:
             lname = name.lower()
             if lname != name:
                 canonical = False
             name = lname
-        params[name] = value if eq else None
-        count += 1
-    return params, canonical and count == len(params)
+        params[name] = item[eq + 1:] if eq >= 0 else None
+    return params, canonical and len(items) - 1 == len(params)
 
 
 def format_params(params: dict[str, str | None]) -> str:
