@@ -3,14 +3,17 @@
 Proves:
 - duration is frame-exact: 1500 frames of 20 ms give exactly 30.00 s of WAV,
   mono and stereo, and Opus in Ogg reads back (PyAV) within one 20 ms codec
-  frame of 30 s; AAC in M4A and FLAC carry 30.00 s in their headers;
+  frame of 30 s; AAC in M4A, FLAC and Opus in Matroska carry 30 s (within
+  25 ms) in their headers, and the mix of both legs' tones comes back; MP3
+  too when this FFmpeg encodes it;
 - stereo puts the local leg on the left and the remote leg on the right; a
   missing leg is silence and the legs stay aligned (shorter frames are padded);
 - modes: mono SEND is the local leg, RECV the remote leg, BOTH their sum
   clipped once; stereo SEND silences the right channel and RECV the left;
 - a WAV is never truncated: after N writes without close() it opens with
   exactly N frames of audio and the same samples;
-- frames at another rate are resampled without drift and keep their tone;
+- frames at another rate are resampled without drift and keep their tone, and a
+  rate the encoder lacks (44.1 kHz for Opus) is converted keeping the duration;
 - ``append_timestamp`` inserts ``_YYYYMMDD-HHMMSS`` of the given time before
   the extension and needs that time;
 - counters (frames, samples, seconds); close() is idempotent and the recorder
@@ -267,3 +270,14 @@ def test_unsupported_extension_and_uncreatable_file_raise_media_file_error(
         assert info.value.path == str(missing_dir)
         assert isinstance(info.value, OSError)
         assert isinstance(info.value, VoipkitError)
+
+
+def test_a_rate_the_encoder_lacks_is_converted_keeping_the_duration(tmp_path: Path) -> None:
+    path = tmp_path / "cd.opus"  # libopus has no 44.1 kHz: the recorder encodes at 48 kHz
+    with Recorder(path, sample_rate=44100, mode=RecordMode.SEND) as rec:
+        for i in range(1000):  # 10 s of 10 ms frames
+            rec.write(_tone(1000.0, 441, rate=44100, start=i * 441), None)
+    assert rec.seconds == 10.0
+    total, rate, _ = _decoded_samples(path)
+    assert rate == 48000
+    assert abs(total - 10 * 48000) <= 960
