@@ -1,7 +1,9 @@
 """L1: pure media — RTP/RTCP packets, statistics, RFC 4733 DTMF, codecs, frames,
-passive ports, the jitter buffer.
+passive ports, the jitter buffer, SRTP, recording and playback, the conference
+bridge, capture-side processing (VAD, CNG, AEC, ANS, AGC).
 
-Knows: RFC 3550, RFC 4733, G.711 through numpy tables, numpy frames, WAV files.
+Knows: RFC 3550, RFC 4733, RFC 3711, codecs (G.711 through numpy tables, the others
+through PyAV), numpy frames, media files.
 Must not know: SIP, sockets, asyncio, threads, or the clock (callers pass
 ``now``/``arrival``). Imports ``voipkit.base`` and ``voipkit.sdp`` only.
 """
@@ -17,6 +19,7 @@ from voipkit.media.codecs import (
 from voipkit.media.dtmf import DtmfDigit, DtmfReceiver, DtmfSender, TelephoneEvent
 from voipkit.media.frames import AudioFrame, dominant_frequency, level_dbfs, mix, mix_minus
 from voipkit.media.jitter import Frame, JitterBuffer, Missing, Prefetching
+from voipkit.media.player import FilePlayer, MediaFileError, PlayMode, mix_into
 from voipkit.media.ports import (
     MediaSink,
     MediaSource,
@@ -26,6 +29,8 @@ from voipkit.media.ports import (
     WavFileSink,
     WavFileSource,
 )
+from voipkit.media.quality import statistics_document
+from voipkit.media.recorder import Recorder, RecordMode
 from voipkit.media.rtcp import (
     ReportBlock,
     RtcpByePacket,
@@ -37,28 +42,37 @@ from voipkit.media.rtcp import (
     parse_rtcp,
 )
 from voipkit.media.rtp import MalformedPacket, RtpPacket, is_rtcp
+from voipkit.media.srtp import SrtpContext, SrtpError, SrtpPolicy
 from voipkit.media.stats import ReceiverStats, SenderStats
 
 __all__ = [
     "DEFAULT_CODECS",
+    "FULL_CODECS",
+    "LOCAL_DEVICE",
     "PCMA",
     "PCMU",
     "TELEPHONE_EVENT",
     "AudioFrame",
     "CodecRegistry",
     "CodecSpec",
+    "ConferenceBridge",
     "DtmfDigit",
     "DtmfReceiver",
     "DtmfSender",
+    "FilePlayer",
     "Frame",
     "JitterBuffer",
     "MalformedPacket",
+    "MediaFileError",
     "MediaSink",
     "MediaSource",
     "Missing",
     "NullSink",
+    "PlayMode",
     "Prefetching",
     "ReceiverStats",
+    "RecordMode",
+    "Recorder",
     "ReportBlock",
     "RtcpByePacket",
     "RtcpRrPacket",
@@ -68,6 +82,9 @@ __all__ = [
     "RtpPacket",
     "SenderStats",
     "SilenceSource",
+    "SrtpContext",
+    "SrtpError",
+    "SrtpPolicy",
     "TelephoneEvent",
     "ToneSource",
     "WavFileSink",
@@ -77,6 +94,8 @@ __all__ = [
     "is_rtcp",
     "level_dbfs",
     "mix",
+    "mix_into",
     "mix_minus",
     "parse_rtcp",
+    "statistics_document",
 ]
