@@ -634,10 +634,11 @@ class CSeq:
         if method in COMMON_METHODS and digits.isdecimal():
             # The common shape, checked without the regex: "1*DIGIT SP Method" where
             # Method is a known token (str.isdecimal is exactly the re module's \d+).
-            if len(digits) > 10 or int(digits) > MAX_CSEQ:
+            number = int(digits) if len(digits) <= 10 else MAX_CSEQ + 1
+            if number > MAX_CSEQ:
                 raise ParseError(f"CSeq number {digits[:40]} exceeds 2**32-1 "
                                  "(RFC 3261 §8.1.1.5)")
-            return CSeq(int(digits), method)
+            return CSeq(number, method)
         m = _CSEQ(text)
         if m is None:
             raise ParseError(f"malformed CSeq {text!r} (RFC 3261 §20.16)")

@@ -19,7 +19,7 @@ are built through ``Request``/``Response.__init__`` only, never ``__new__`` plus
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, cast
 
 from voipkit.sip import grammar
 from voipkit.sip.errors import ParseError
@@ -180,12 +180,14 @@ class Message:
         headers = self.headers
         if (s[0] is not self.via or s[1] is not self.contact or s[2] is not self.route
                 or s[3] is not self.record_route or s[4] is not headers or s[5] is not cseq
-                or s[6] is not self.body or s[7] != headers._version or s[8] != cseq.seq
-                or s[9] != cseq.method or s[10] != self.call_id
-                or s[11] != self.max_forwards or s[12] != self.content_type
-                or s[13] != self.expires or s[14] != self.contact_star
-                or s[15] != len(self.via) or s[16] != len(self.contact)
-                or s[17] != len(self.route) or s[18] != len(self.record_route)
+                or s[6] is not self.body or cast(int, s[7]) != headers._version
+                or cast(int, s[8]) != cseq.seq or cast(str, s[9]) != cseq.method
+                or cast(str, s[10]) != self.call_id or s[11] != self.max_forwards
+                or s[12] != self.content_type or s[13] != self.expires
+                or cast(bool, s[14]) != self.contact_star
+                or cast(int, s[15]) != len(self.via) or cast(int, s[16]) != len(self.contact)
+                or cast(int, s[17]) != len(self.route)
+                or cast(int, s[18]) != len(self.record_route)
                 or not self._start_unchanged()):
             return False
         values = self._snap_values
