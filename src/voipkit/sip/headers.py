@@ -340,13 +340,11 @@ class NameAddr:
         """
         m = _NAME_ADDR_FAST(text)
         if m is not None:
-            # Indexing a typed tuple is native under mypyc; unpacking m.groups() is generic.
+            # Unpacking a typed tuple is native under mypyc; unpacking m.groups() is generic.
             g: tuple[Any, ...] = m.groups()
-            quoted: str | None = g[0]
-            token: str | None = g[1]
-            uri_text: str = g[2]
-            hparams: str = g[10]
-            uri = make_sip_uri(g[3], g[4], g[5], g[6], g[7], g[8], g[9], uri_text)
+            (quoted, token, uri_text, scheme, user, password, host, port, uparams, uheaders,
+             hparams) = g
+            uri = make_sip_uri(scheme, user, password, host, port, uparams, uheaders, uri_text)
             canonical = uri._raw is not None
             params: dict[str, str | None]
             if hparams:
@@ -538,10 +536,7 @@ class Via:
         m = _VIA_FAST(text)
         if m is not None:
             g: tuple[Any, ...] = m.groups()
-            transport: str = g[0]
-            host: str = g[1]
-            port: str | None = g[2]
-            params_text: str = g[3]
+            transport, host, port, params_text = g
             # upper() is a mypyc primitive, isupper() a generic method call.
             upper = transport.upper()
             canonical = upper == transport

@@ -82,8 +82,8 @@ class Message:
     All attributes are plain and settable; ``bytes(msg)`` reflects their current values.
     """
 
-    __slots__ = ("_layout", "_snap", "_snap_values", "_wire", "body", "call_id", "contact",
-                 "contact_star", "content_type", "cseq", "expires", "from_", "headers",
+    __slots__ = ("_layout", "_snap", "_snap_raws", "_snap_values", "_wire", "body", "call_id",
+                 "contact", "contact_star", "content_type", "cseq", "expires", "from_", "headers",
                  "max_forwards", "record_route", "route", "to", "via")
 
     headers: Headers
@@ -103,7 +103,8 @@ class Message:
     _layout: tuple[str | None, ...]
     _wire: bytes | None
     _snap: tuple[object, ...]
-    _snap_values: list[object]
+    _snap_values: list[Via | NameAddr]
+    _snap_raws: list[object]
 
     def _init_common(self, via: Iterable[Via] | None, from_: NameAddr, to: NameAddr,
                      call_id: str, cseq: CSeq, max_forwards: int | None,
@@ -129,6 +130,7 @@ class Message:
         self._wire = None
         self._snap = ()
         self._snap_values = []
+        self._snap_raws = []
 
     def _start_line(self) -> str:
         raise TypeError("Message is abstract; use Request or Response")
@@ -171,7 +173,7 @@ class Message:
         """True when every field still holds what the parser put there, unchanged.
 
         ``_snap`` holds the field objects and scalar values as parsed; ``_snap_values`` the
-        Via and NameAddr objects in order, each followed by its cached text. A setter on a
+        Via and NameAddr objects in order, ``_snap_raws`` their cached texts. A setter on a
         value clears that cache, reading a value's ``params`` turns it off, and the Headers
         methods bump ``_version``, so any change makes this False.
         """
@@ -191,22 +193,22 @@ class Message:
                 or not self._start_unchanged()):
             return False
         values = self._snap_values
+        raws = self._snap_raws
         i = 0
         for via in self.via:
-            if via is not values[i] or via._raw is not values[i + 1]:
+            if via is not values[i] or via._raw is not raws[i]:
                 return False
-            i += 2
+            i += 1
         for na in (self.from_, self.to):
-            if na is not values[i] or na._raw is not values[i + 1] \
-                    or na._uri._raw is not na._uri_raw:
+            if na is not values[i] or na._raw is not raws[i] or na._uri._raw is not na._uri_raw:
                 return False
-            i += 2
+            i += 1
         for group in (self.contact, self.route, self.record_route):
             for na in group:
-                if na is not values[i] or na._raw is not values[i + 1] \
+                if na is not values[i] or na._raw is not raws[i] \
                         or na._uri._raw is not na._uri_raw:
                     return False
-                i += 2
+                i += 1
         return True
 
     def __bytes__(self) -> bytes:
@@ -274,6 +276,7 @@ class Message:
         new._wire = self._wire
         new._snap = self._snap
         new._snap_values = self._snap_values
+        new._snap_raws = self._snap_raws
 
     def _fields(self) -> tuple[object, ...]:
         return (self.via, self.from_, self.to, self.call_id, self.cseq, self.max_forwards,
@@ -742,17 +745,8 @@ def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Requ
     msg.expires = expires
     msg._layout = tuple(layout)
     if wire_ok:
-        values: list[object] = []
-        for v in via:
-            values.append(v)
-            values.append(v._raw)
-        for na in (from_, to):
-            values.append(na)
-            values.append(na._raw)
-        for group in (contact, route, record_route):
-            for na in group:
-                values.append(na)
-                values.append(na._raw)
+        values: list[Via | NameAddr] = [*via, from_, to, *contact, *route, *record_route]
+        msg._snap_raws = [v._raw for v in values]
         msg._snap = (via, contact, route, record_route, headers, cseq, body, headers._version,
                      cseq.seq, cseq.method, call_id, max_forwards, content_type, expires,
                      contact_star, len(via), len(contact), len(route), len(record_route),

@@ -410,8 +410,9 @@ def parse_uri(text: str, *, allow_absolute: bool = True) -> Uri:
         m = _SIP_URI_REST(text, colon + 1)
         if m is None:
             raise ParseError(f"malformed {scheme.upper()} URI {text!r} (RFC 3261 §25.1)")
-        g: tuple[Any, ...] = m.groups()  # indexed: native under mypyc, unpacking is not
-        return make_sip_uri(scheme, g[0], g[1], g[2], g[3], g[4], g[5], text)
+        g: tuple[Any, ...] = m.groups()  # typed: unpacked natively under mypyc
+        user, password, host, port, params, headers = g
+        return make_sip_uri(scheme, user, password, host, port, params, headers, text)
     if scheme == "tel":
         m = _TEL_URI_REST(text, colon + 1)
         if m is None:
