@@ -1,17 +1,22 @@
 """RtpStream: one audio stream of a call, send and receive paths, sans-IO.
 
 Knows: how the pieces of ``voipkit.media`` fit into one RTP session (RFC 3550):
-a codec row from the registry, RTP packetization (sequence numbers, timestamps,
-the marker bit of RFC 3551 §4.1), RFC 4733 telephone-events replacing audio
-packets, SSRC locking, reception statistics, the jitter buffer and packet-loss
-concealment, and the RTCP report schedule (RFC 3550 §6.2-§6.4).
+a codec row from the registry shaped by ``CodecSettings`` (fmtp, ptime, bitrate),
+RTP packetization (sequence numbers, timestamps, the marker bit of RFC 3551 §4.1),
+RFC 4733 telephone-events replacing audio packets, RFC 3389 comfort noise and
+silence suppression as the capture chain decides (``SendDecision``), SRTP/SRTCP
+(RFC 3711, ``SrtpContext``) when the negotiation carried SDES keys, SSRC locking,
+reception statistics, the jitter buffer and packet-loss concealment, the RTCP
+report schedule (RFC 3550 §6.2-§6.4), and one streaming resampler per leg
+between the device's rate (``StreamConfig.audio_rate``) and the codec's.
 Must not know: sockets, asyncio, SIP, SDP text or the clock. Every method that
 depends on time takes ``now`` (or ``arrival``) in seconds on one monotonic
 timeline; randomness (SSRC, first sequence number and timestamp, the RTCP
 interval jitter) comes from an injected ``voipkit.base.ids.IdSource``.
 
 Driving it. A media clock calls, once per ``ptime``: ``encode_frame(pcm, now=t)``
-and sends every returned datagram; ``pull_audio(samples, now=t)`` for playout;
+(``pcm`` at ``audio_rate``) and sends every returned datagram;
+``pull_audio(samples, now=t)`` for playout (at ``audio_rate``);
 and ``build_rtcp(now=t)`` when ``rtcp_due(t)``. Received datagrams go to
 ``receive_rtp`` / ``receive_rtcp`` (or ``receive``, which demultiplexes per
 RFC 5761 §4). Received DTMF digits are drained with ``pop_dtmf()``.
@@ -24,6 +29,7 @@ RTP clock running and keeps sending RTCP; a stream that does not receive
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -31,10 +37,21 @@ from types import MappingProxyType
 import numpy as np
 
 from voipkit.base.ids import IdSource
-from voipkit.media.codecs import DEFAULT_CODECS, CodecRegistry, CodecSpec, Decoder, Pcm
+from voipkit.media.codecs import (
+    DEFAULT_CODECS,
+    CnDecoder,
+    CodecRegistry,
+    CodecSettings,
+    CodecSpec,
+    Decoder,
+    Encoder,
+    Pcm,
+)
+from voipkit.media.dsp.vad import SendAction, SendDecision
 from voipkit.media.dtmf import DtmfDigit, DtmfReceiver, DtmfSender
 from voipkit.media.frames import silence
 from voipkit.media.jitter import Frame, JitterBuffer, Missing
+from voipkit.media.resample import Resampler
 from voipkit.media.rtcp import (
     ReportBlock,
     RtcpByePacket,
@@ -49,8 +66,9 @@ from voipkit.media.rtcp import (
     rtt,
 )
 from voipkit.media.rtp import MalformedPacket, RtpPacket, is_rtcp
+from voipkit.media.srtp import SrtpContext, SrtpError
 from voipkit.media.stats import ReceiverStats, SenderStats
-from voipkit.sdp import Direction, NegotiatedMedia
+from voipkit.sdp import Crypto, Direction, NegotiatedMedia
 
 __all__ = [
     "RTCP_INTERVAL",
@@ -65,6 +83,21 @@ RTCP_INTERVAL = 5.0
 #: Packets in a row from a new SSRC before the stream follows it (the remote restarted).
 SSRC_SWITCH_AFTER = 3
 _TS_MASK = 0xFFFF_FFFF
+#: Codecs coded sample by sample: any ptime that is a whole number of samples works.
+_SAMPLE_CODECS = frozenset({"pcmu", "pcma", "g722"})
+#: RFC 3389 §4: comfort noise is "CN/8000"; it goes with 8000 Hz RTP clocks only.
+_CN_CLOCK = 8000
+
+
+def codec_ptime(codec: CodecSpec, ptime: float) -> float:
+    """``ptime`` made a whole number of the codec's frames (rounded up), where the
+    codec is frame-based: G.723.1 always sends 30 ms frames (ITU-T G.723.1 §2), so a
+    negotiated 20 ms becomes 30 ms; sample-based codecs (G.711, G.722) keep ``ptime``."""
+    if codec.name.lower() in _SAMPLE_CODECS:
+        return ptime
+    frame = codec.frame_duration
+    count = max(1, math.ceil(ptime / frame - 1e-6))
+    return round(count * frame, 6)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +113,13 @@ class StreamConfig:
         direction: our direction (``Direction.sends`` / ``.receives``).
         receive_codecs: payload types we accept audio on; empty means only
             ``payload_type`` with ``codec``.
+        device_rate: the sample rate of the PCM given to ``encode_frame`` and
+            returned by ``pull_audio``; None means the codec's own rate.
+        settings: what shapes our encoder (the peer's fmtp, ptime, bitrate).
+        receive_settings: what shapes the decoder of each payload type (our fmtp).
+        cn_payload_type: the negotiated RFC 3389 CN payload type, or None.
+        local_crypto: our SDES crypto line (keys what we send), RFC 4568 §6.1.
+        remote_crypto: the peer's (keys what we receive); SRTP runs when both are set.
     """
 
     payload_type: int
@@ -89,6 +129,12 @@ class StreamConfig:
     telephone_event_clock_rate: int = 8000
     direction: Direction = Direction.SENDRECV
     receive_codecs: Mapping[int, CodecSpec] = field(default_factory=dict)
+    device_rate: int | None = None
+    settings: CodecSettings | None = None
+    receive_settings: Mapping[int, CodecSettings] = field(default_factory=dict)
+    cn_payload_type: int | None = None
+    local_crypto: Crypto | None = None
+    remote_crypto: Crypto | None = None
 
     def __post_init__(self) -> None:
         if not self.codec.is_audio:
@@ -99,6 +145,25 @@ class StreamConfig:
         if samples < 1 or abs(samples - round(samples)) > 1e-6:
             raise ValueError(f"ptime {self.ptime} s is not a whole number of samples "
                              f"at {self.codec.clock_rate} Hz")
+        device = self.ptime * self.audio_rate
+        if abs(device - round(device)) > 1e-6:
+            raise ValueError(f"ptime {self.ptime} s is not a whole number of samples "
+                             f"at the device rate {self.audio_rate} Hz")
+
+    @property
+    def audio_rate(self) -> int:
+        """The rate of the PCM the stream takes and gives (the device's)."""
+        return self.device_rate if self.device_rate is not None else self.codec.sample_rate
+
+    @property
+    def srtp(self) -> bool:
+        """True when both SDES keys are known: the stream runs SRTP (RFC 3711)."""
+        return self.local_crypto is not None and self.remote_crypto is not None
+
+    @property
+    def device_samples(self) -> int:
+        """PCM samples per packet at ``audio_rate``."""
+        return round(self.ptime * self.audio_rate)
 
     @property
     def frame_samples(self) -> int:
@@ -119,30 +184,61 @@ class StreamConfig:
 
     @classmethod
     def from_negotiated(
-        cls, media: NegotiatedMedia, registry: CodecRegistry = DEFAULT_CODECS
+        cls,
+        media: NegotiatedMedia,
+        registry: CodecRegistry = DEFAULT_CODECS,
+        *,
+        device_rate: int | None = None,
+        local_fmtp: Mapping[str, Mapping[str, str]] | None = None,
+        bitrates: Mapping[str, int] | None = None,
     ) -> StreamConfig:
         """The stream configuration for one accepted m= line.
+
+        ``local_fmtp`` and ``bitrates`` are keyed by lower-case encoding name (our
+        configured fmtp parameters and bit rates). The ptime is the negotiated one
+        made a whole number of the send codec's frames (:func:`codec_ptime`).
 
         Raises:
             ValueError: the negotiated send codec is not an audio row of ``registry``.
         """
         send = media.send_codec
         spec = registry.find(send.encoding, send.clock_rate, send.channels)
-        if spec is None or not spec.is_audio:
+        if spec is None or not spec.is_audio or spec.name.upper() == "CN":
             raise ValueError(f"no audio codec row for {send.encoding}/{send.clock_rate}")
+        fmtps = local_fmtp or {}
+        rates = bitrates or {}
+        ptime = codec_ptime(spec, media.ptime)
         receive: dict[int, CodecSpec] = {}
+        receive_settings: dict[int, CodecSettings] = {}
+        cn_pt: int | None = None
         for pt, rtpmap in media.payload_types.items():
             row = registry.find(rtpmap.encoding, rtpmap.clock_rate, rtpmap.channels)
             if row is not None and row.is_audio:
                 receive[pt] = row
+                mine = fmtps.get(row.name.lower(), row.fmtp)
+                receive_settings[pt] = CodecSettings(local_fmtp=dict(mine), ptime=ptime)
+                if row.name.upper() == "CN" and rtpmap.clock_rate == _CN_CLOCK:
+                    cn_pt = pt
         receive.setdefault(send.payload_type, spec)
+        settings = CodecSettings(
+            remote_fmtp=dict(media.send_fmtp),
+            local_fmtp=dict(fmtps.get(spec.name.lower(), spec.fmtp)),
+            ptime=ptime,
+            bitrate=rates.get(spec.name.lower()),
+        )
         return cls(
             payload_type=send.payload_type,
             codec=spec,
-            ptime=media.ptime,
+            ptime=ptime,
             telephone_event_pt=media.telephone_event_pt,
             direction=media.direction,
             receive_codecs=MappingProxyType(receive),
+            device_rate=device_rate,
+            settings=settings,
+            receive_settings=MappingProxyType(receive_settings),
+            cn_payload_type=cn_pt if spec.clock_rate == _CN_CLOCK else None,
+            local_crypto=media.local_crypto,
+            remote_crypto=media.remote_crypto,
         )
 
 
@@ -176,6 +272,12 @@ class StreamCounters:
     rtcp_malformed: int = 0
     dtmf_sent: int = 0
     dtmf_received: int = 0
+    cn_sent: int = 0
+    "RFC 3389 comfort-noise packets sent in silence."
+    suppressed_frames: int = 0
+    "Frames the capture chain said to send nothing for (silence suppression)."
+    srtp_send_failed: int = 0
+    "Packets SRTP refused to protect (key used up): not sent."
 
 
 class RtpStream:
@@ -219,9 +321,16 @@ class RtpStream:
         self._jitter_delay = jitter_delay
         self.counters = StreamCounters()
         self._config = config
-        self._encoder = config.codec.make_encoder()
+        self._encoder = self._new_encoder(config)
         self._decoders: dict[int, Decoder] = {}
+        self._tx_resampler = Resampler(config.audio_rate, config.codec.sample_rate)
+        self._tx_fifo: Pcm = silence(0)
+        self._rx_resamplers: dict[int, Resampler] = {}
+        self._rx_fifo: Pcm = silence(0)
+        self._rx_owed = 0.0  # seconds of audio requested but not yet taken from the jitter buffer
+        self._srtp: SrtpContext | None = self._new_srtp(config)
         self._last_decoder: Decoder | None = None
+        self._last_rate = config.codec.sample_rate
         self._sender = SenderStats(clock_rate=config.codec.clock_rate)
         self._dtmf_sender: DtmfSender | None = None
         self._event_timestamp = 0
@@ -235,7 +344,6 @@ class RtpStream:
         self._dtmf_receiver = DtmfReceiver()
         self._last_audio: tuple[int, int] | None = None  # (seq, timestamp) of the last audio
         self._dtmf_events: list[DtmfDigit] = []
-        self._pending: Pcm = silence(0)
         self._rtt: float | None = None
         self._remote_report: ReportBlock | None = None
         self.remote_bye = False
@@ -248,25 +356,60 @@ class RtpStream:
     def config(self) -> StreamConfig:
         return self._config
 
+    @staticmethod
+    def _new_encoder(config: StreamConfig) -> Encoder:
+        return config.codec.encoder(config.settings)
+
+    @staticmethod
+    def _new_srtp(config: StreamConfig) -> SrtpContext | None:
+        if config.local_crypto is None or config.remote_crypto is None:
+            return None
+        return SrtpContext(config.local_crypto, config.remote_crypto)
+
+    @property
+    def srtp(self) -> SrtpContext | None:
+        """The SRTP context when the stream is protected (RFC 3711), else None."""
+        return self._srtp
+
     def reconfigure(self, config: StreamConfig) -> None:
         """Apply a new negotiation (re-INVITE, hold, resume); keeps SSRC, seq and timestamp.
 
         A new send codec gets a new encoder; a new telephone-event setting drops
-        queued digits; the jitter buffer is kept unless the packet size changes.
+        queued digits; the jitter buffer is kept unless the packet size changes;
+        new SDES keys make a new SRTP context (its counters carry on).
+
+        Raises:
+            SrtpError: a crypto line libsrtp cannot run.
         """
         old = self._config
+        if (config.local_crypto, config.remote_crypto) != (old.local_crypto,
+                                                           old.remote_crypto):
+            srtp = self._new_srtp(config)
+            if srtp is not None and self._srtp is not None:
+                srtp.counters = self._srtp.counters
+            self._srtp = srtp
         self._config = config
-        if config.codec != old.codec:
-            self._encoder = config.codec.make_encoder()
+        if (config.codec != old.codec or config.settings != old.settings
+                or config.ptime != old.ptime):
+            self._encoder = self._new_encoder(config)
             self._sender.clock_rate = config.codec.clock_rate
+        if (config.audio_rate, config.codec.sample_rate) != (old.audio_rate,
+                                                             old.codec.sample_rate):
+            self._tx_resampler = Resampler(config.audio_rate, config.codec.sample_rate)
+            self._tx_fifo = silence(0)
+            self._rx_resamplers.clear()
+            self._rx_fifo = silence(0)
+            self._rx_owed = 0.0
         if (config.telephone_event_pt != old.telephone_event_pt or config.ptime != old.ptime
                 or config.telephone_event_clock_rate != old.telephone_event_clock_rate):
             self._dtmf_sender = None
-        if config.accepted != old.accepted:
+        if (config.accepted != old.accepted or config.receive_settings != old.receive_settings
+                or config.ptime != old.ptime):
             self._decoders.clear()
         if config.frame_samples != old.frame_samples or config.codec != old.codec:
             self._jitter = self._new_jitter_buffer()
-            self._pending = silence(0)
+            self._rx_fifo = silence(0)
+            self._rx_owed = 0.0
         if not old.direction.sends:
             self._talkspurt = True
 
@@ -277,19 +420,43 @@ class RtpStream:
 
     # -- send path -------------------------------------------------------------------
 
-    def encode_frame(self, pcm: Pcm, *, now: float) -> list[bytes]:
-        """Packetize one ptime of audio captured at ``now``; returns the datagrams to send.
+    def _to_codec_rate(self, pcm: Pcm) -> Pcm:
+        """One packet of PCM at the codec's rate from ``pcm`` at the device's rate.
 
-        The RTP timestamp advances by the frame's length whether or not anything
-        is sent. While a DTMF event is queued, its telephone-event packet replaces
-        the audio packet (RFC 4733 §2.5.1). The first audio packet after the
-        start or after a period without sending has the marker bit (RFC 3551 §4.1).
+        The resampler releases output in blocks, so a FIFO sits behind it; when it
+        holds less than a packet, silence is put in front once (a fixed latency
+        of the filter's delay) and every later packet comes out whole.
         """
         cfg = self._config
-        step = len(pcm) * cfg.codec.clock_rate // cfg.codec.sample_rate
+        need = round(len(pcm) * cfg.codec.sample_rate / cfg.audio_rate)
+        out = self._tx_resampler.process(pcm)
+        fifo = np.concatenate((self._tx_fifo, out)) if len(self._tx_fifo) else out
+        if len(fifo) < need:
+            fifo = np.concatenate((np.zeros(need - len(fifo), dtype=np.int16), fifo))
+        self._tx_fifo = fifo[need:]
+        result: Pcm = fifo[:need].astype(np.int16, copy=False)
+        return result
+
+    def encode_frame(self, pcm: Pcm, *, now: float,
+                     decision: SendDecision | None = None) -> list[bytes]:
+        """Packetize one ptime of audio captured at ``now``; returns the datagrams to send.
+
+        ``pcm`` is at ``config.audio_rate``; it is resampled to the codec's rate.
+        The RTP timestamp advances by the frame's length whether or not anything
+        is sent. While a DTMF event is queued, its telephone-event packet replaces
+        the audio packet (RFC 4733 §2.5.1). ``decision`` (from the capture chain)
+        may replace the audio with an RFC 3389 comfort-noise packet (when CN was
+        negotiated) or with nothing. The first audio packet after the start or
+        after a period without sending audio has the marker bit (RFC 3551 §4.1).
+        """
+        cfg = self._config
+        step = round(len(pcm) * cfg.codec.clock_rate / cfg.audio_rate)
         out: list[bytes] = []
         if cfg.direction.sends:
             event = self._dtmf_sender.next_packet() if self._dtmf_sender is not None else None
+            action = SendAction.AUDIO if decision is None else decision.action
+            codec_pcm = self._to_codec_rate(pcm)
+            packet: RtpPacket | None
             if event is not None and cfg.telephone_event_pt is not None:
                 if event.start:
                     self._event_timestamp = self._timestamp
@@ -302,28 +469,61 @@ class RtpStream:
                     payload=event.payload,
                     marker=event.marker,
                 )
-            else:
+            elif action is SendAction.AUDIO:
+                marker = self._talkspurt or (decision is not None and decision.talkspurt_start)
                 packet = RtpPacket(
                     payload_type=cfg.payload_type,
                     sequence_number=self._seq,
                     timestamp=self._timestamp,
                     ssrc=self.ssrc,
-                    payload=self._encoder.encode(pcm),
-                    marker=self._talkspurt,
+                    payload=self._encoder.encode(codec_pcm),
+                    marker=marker,
                 )
                 self._talkspurt = False
-            data = bytes(packet)
-            out.append(data)
-            self._seq = (self._seq + 1) & 0xFFFF
-            self.counters.packets_sent += 1
-            self.counters.bytes_sent += len(data)
-            # the media time of this tick, so the SR extrapolates from it (RFC 3550 §6.4.1)
-            self._sender.sent(len(packet.payload), self._timestamp, now=now)
-            self._sent_since_report = True
+            elif (action is SendAction.COMFORT_NOISE and cfg.cn_payload_type is not None
+                  and decision is not None and decision.noise_level is not None):
+                # RFC 3389 §4: a CN packet at the start of silence and on level changes
+                packet = RtpPacket(
+                    payload_type=cfg.cn_payload_type,
+                    sequence_number=self._seq,
+                    timestamp=self._timestamp,
+                    ssrc=self.ssrc,
+                    payload=bytes([decision.noise_level & 0x7F]),
+                )
+                self.counters.cn_sent += 1
+                self._talkspurt = True
+            else:
+                packet = None
+                self.counters.suppressed_frames += 1
+                self._talkspurt = True
+            if packet is not None:
+                data = self._protect(bytes(packet))
+                if data is not None:
+                    out.append(data)
+                    self.counters.packets_sent += 1
+                    self.counters.bytes_sent += len(data)
+                self._seq = (self._seq + 1) & 0xFFFF
+                # the media time of this tick, so the SR extrapolates from it (RFC 3550 §6.4.1)
+                self._sender.sent(len(packet.payload), self._timestamp, now=now)
+                self._sent_since_report = True
         else:
             self._talkspurt = True
         self._timestamp = (self._timestamp + step) & _TS_MASK
         return out
+
+    def _protect(self, data: bytes) -> bytes | None:
+        if self._srtp is None:
+            return data
+        try:
+            return self._srtp.protect(data)
+        except SrtpError:
+            self.counters.srtp_send_failed += 1
+            return None
+
+    def _protect_rtcp(self, data: bytes) -> bytes:
+        if self._srtp is None:
+            return data
+        return self._srtp.protect_rtcp(data)
 
     def send_dtmf(self, digits: str, duration: float = 0.1, *, now: float) -> None:
         """Queue RFC 4733 events for each character of ``digits`` (0-9 * # A-D !).
@@ -358,8 +558,18 @@ class RtpStream:
             self.receive_rtp(data, arrival=arrival)
 
     def receive_rtp(self, data: bytes, *, arrival: float) -> None:
-        """Feed one RTP datagram that arrived at ``arrival``; bad input is counted, not raised."""
+        """Feed one RTP datagram that arrived at ``arrival``; bad input is counted, not raised.
+
+        With SRTP, a packet that fails authentication or the replay check is
+        dropped before anything else looks at it (RFC 3711 §3.3), counted in
+        ``srtp.counters``.
+        """
         counters = self.counters
+        if self._srtp is not None:
+            plain = self._srtp.unprotect(data)
+            if plain is None:
+                return
+            data = plain
         try:
             packet = RtpPacket.parse(data)
         except MalformedPacket:
@@ -456,46 +666,73 @@ class RtpStream:
         return events
 
     def pull_audio(self, samples: int, *, now: float) -> Pcm:
-        """``samples`` of decoded PCM (at the codec's sample rate) to play at ``now``.
+        """``samples`` of decoded PCM (at ``config.audio_rate``) to play at ``now``.
 
-        Pops the jitter buffer one packet-sized frame at a time: a frame is
-        decoded, a missing one is concealed by the decoder (counted), and while
-        the buffer fills the result is silence.
+        Pops the jitter buffer one packet at a time, as many packets as the
+        requested duration needs: a frame is decoded, a missing one is concealed
+        by the decoder (counted), and while the buffer fills the result is
+        silence. Each codec's output goes through one resampler to the device rate.
         """
         cfg = self._config
-        frame_pcm = cfg.pcm_samples
-        parts = [self._pending]
-        have = len(self._pending)
-        while have < samples:
-            item = self._jitter.pop(now=now)
-            if isinstance(item, Frame):
-                pt, body = item.payload[0], item.payload[1:]
-                if pt == cfg.telephone_event_pt and pt not in cfg.accepted:
-                    pcm = silence(frame_pcm)
-                    self.counters.event_frames += 1
-                else:
-                    decoder = self._decoder(pt)
-                    pcm = decoder.decode(body)
-                    self._last_decoder = decoder
-                    self.counters.frames_decoded += 1
-            elif isinstance(item, Missing):
-                self.counters.concealed_frames += 1
-                last = self._last_decoder
-                pcm = last.conceal(frame_pcm) if last is not None else silence(frame_pcm)
-            else:
-                self.counters.silence_frames += 1
-                pcm = silence(frame_pcm)
-            parts.append(pcm)
-            have += len(pcm)
+        self._rx_owed += samples / cfg.audio_rate
+        parts = [self._rx_fifo]
+        while self._rx_owed > 1e-9:
+            pcm, rate = self._next_decoded(now)
+            self._rx_owed -= len(pcm) / rate if len(pcm) else cfg.ptime
+            parts.append(self._rx_resampler(rate).process(pcm))
         joined = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        self._pending = joined[samples:]
+        if len(joined) < samples:  # the resampler's start-up delay, once
+            joined = np.concatenate((np.zeros(samples - len(joined), dtype=np.int16), joined))
+        self._rx_fifo = joined[samples:]
         result: Pcm = joined[:samples].astype(np.int16, copy=False)
         return result
+
+    def _next_decoded(self, now: float) -> tuple[Pcm, int]:
+        """One packet's worth of PCM from the jitter buffer and the rate it is at."""
+        cfg = self._config
+        item = self._jitter.pop(now=now)
+        if isinstance(item, Frame):
+            pt, body = item.payload[0], item.payload[1:]
+            if pt == cfg.telephone_event_pt and pt not in cfg.accepted:
+                self.counters.event_frames += 1
+                return silence(cfg.pcm_samples), cfg.codec.sample_rate
+            row = cfg.accepted.get(pt)
+            if row is None:  # accepted before a re-negotiation dropped the type
+                self.counters.silence_frames += 1
+                return silence(cfg.pcm_samples), cfg.codec.sample_rate
+            decoder = self._decoder(pt)
+            pcm = decoder.decode(body)
+            self._last_decoder = decoder
+            self._last_rate = row.sample_rate
+            self.counters.frames_decoded += 1
+            return pcm, row.sample_rate
+        if isinstance(item, Missing):
+            self.counters.concealed_frames += 1
+            last = self._last_decoder
+            if last is not None:
+                rate = self._last_rate
+                return last.conceal(round(cfg.ptime * rate)), rate
+            return silence(cfg.pcm_samples), cfg.codec.sample_rate
+        self.counters.silence_frames += 1
+        return silence(cfg.pcm_samples), cfg.codec.sample_rate
+
+    def _rx_resampler(self, rate: int) -> Resampler:
+        resampler = self._rx_resamplers.get(rate)
+        if resampler is None:
+            resampler = self._rx_resamplers[rate] = Resampler(rate, self._config.audio_rate)
+        return resampler
 
     def _decoder(self, pt: int) -> Decoder:
         decoder = self._decoders.get(pt)
         if decoder is None:
-            decoder = self._decoders[pt] = self._config.accepted[pt].make_decoder()
+            cfg = self._config
+            row = cfg.accepted[pt]
+            if row.name.upper() == "CN":
+                # one CN packet stands for silence until the next: a packet's worth each
+                decoder = CnDecoder(frame_samples=round(cfg.ptime * row.sample_rate))
+            else:
+                decoder = row.decoder(cfg.receive_settings.get(pt))
+            self._decoders[pt] = decoder
         return decoder
 
     # -- RTCP -----------------------------------------------------------------------------
@@ -529,7 +766,7 @@ class RtpStream:
                                                                                self.cname)]
         self.next_rtcp_at = now + self._interval()
         self.counters.rtcp_sent += 1
-        return build_compound(packets)
+        return self._protect_rtcp(build_compound(packets))
 
     def build_bye(self, *, now: float, reason: str | None = None) -> bytes:
         """A compound report ending in BYE for our SSRC (RFC 3550 §6.6), to send on close."""
@@ -539,10 +776,19 @@ class RtpStream:
             RtcpByePacket((self.ssrc,), reason),
         ]
         self.counters.rtcp_sent += 1
-        return build_compound(packets)
+        return self._protect_rtcp(build_compound(packets))
 
     def receive_rtcp(self, data: bytes, *, arrival: float) -> None:
-        """Feed one RTCP datagram: SRs for LSR, report blocks for RTT, BYE to unlock."""
+        """Feed one RTCP datagram: SRs for LSR, report blocks for RTT, BYE to unlock.
+
+        With SRTP, SRTCP that fails authentication or replay checks is dropped
+        (counted in ``srtp.counters``).
+        """
+        if self._srtp is not None:
+            plain = self._srtp.unprotect_rtcp(data)
+            if plain is None:
+                return
+            data = plain
         try:
             packets = parse_rtcp(data)
         except MalformedPacket:
@@ -622,7 +868,31 @@ class RtpStream:
             "remote_lost": None if remote is None else remote.packets_lost,
             "remote_jitter_ms": None if remote is None
             else 1000 * remote.jitter / self._config.codec.clock_rate,
+            "cn_sent": c.cn_sent,
+            "suppressed_frames": c.suppressed_frames,
+            **self._srtp_statistics(),
             "time": now,
+        }
+
+    def _srtp_statistics(self) -> dict[str, int | float | str | None]:
+        """``srtp`` (the suite, or None) and the ``srtp_*`` packet counters."""
+        srtp = self._srtp
+        if srtp is None:
+            return {"srtp": None}
+        k = srtp.counters
+        return {
+            "srtp": srtp.send_key.suite.name,
+            "srtp_protected": k.protected,
+            "srtp_unprotected": k.unprotected,
+            "srtp_replayed": k.replayed,
+            "srtp_auth_failed": k.auth_failed,
+            "srtp_malformed": k.malformed,
+            "srtp_expired": k.expired,
+            "srtp_rtcp_protected": k.rtcp_protected,
+            "srtp_rtcp_unprotected": k.rtcp_unprotected,
+            "srtp_rtcp_dropped": (k.rtcp_replayed + k.rtcp_auth_failed + k.rtcp_malformed
+                                  + k.rtcp_expired),
+            "srtp_send_failed": self.counters.srtp_send_failed,
         }
 
     @property

@@ -11,7 +11,7 @@ randomness (SRTP master keys) comes from an injected ``voipkit.base.IdSource``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from voipkit.base.ids import IdSource
@@ -19,6 +19,7 @@ from voipkit.sdp.model import (
     SRTP_KEY_SALT_LENGTHS,
     STATIC_PAYLOAD_TYPES,
     Attribute,
+    Bandwidth,
     Connection,
     Crypto,
     Direction,
@@ -45,6 +46,11 @@ DEFAULT_SRTP_SUITES = ("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")
 DYNAMIC_PAYLOAD_TYPES = range(96, 128)
 #: Formats that do not, on their own, make a stream usable.
 _AUXILIARY = frozenset({TELEPHONE_EVENT, "cn"})
+
+SrtpDecider = Callable[[MediaDescription], tuple[bool, Crypto | None]]
+"""Decides one offered m= line's SRTP: (accept, the offered crypto line to answer or
+None for plain RTP). The media layer's policy (``media.srtp.decide_offer``) plugs in
+here, so this module needs no knowledge of which suites libsrtp runs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,10 @@ class MediaOffer:
     telephone_event_pt: int = 101
     crypto: Sequence[Crypto] = ()
     rtcp_mux: bool = False
+    proto: str | None = None
+    "The m= line protocol; None: RTP/SAVP with ``crypto``, else RTP/AVP."
+    bandwidths: Sequence[Bandwidth] = ()
+    "b= lines of the m= line (RFC 3556 RS/RR, RFC 8866 AS)."
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,8 +156,10 @@ def _offer_media(stream: MediaOffer) -> MediaDescription:
         else:
             fixed.append(None)
     free = (pt for pt in DYNAMIC_PAYLOAD_TYPES if pt not in used)
-    media = MediaDescription(kind=stream.kind, port=stream.port, formats=[],
-                             proto="RTP/SAVP" if stream.crypto else "RTP/AVP")
+    proto = stream.proto if stream.proto is not None else (
+        "RTP/SAVP" if stream.crypto else "RTP/AVP")
+    media = MediaDescription(kind=stream.kind, port=stream.port, formats=[], proto=proto,
+                             bandwidths=list(stream.bandwidths))
     for assigned, (_, template, fmtp) in zip(fixed, wanted, strict=True):
         pt = assigned if assigned is not None else next(free, None)
         if pt is None:
@@ -183,6 +195,8 @@ def create_offer(
     telephone_event_pt: int = 101,
     crypto: Sequence[Crypto] = (),
     rtcp_mux: bool = False,
+    proto: str | None = None,
+    bandwidths: Sequence[Bandwidth] = (),
     extra_media: Sequence[MediaOffer] = (),
     username: str = "-",
     session_name: str = "-",
@@ -193,12 +207,14 @@ def create_offer(
     used where RFC 3551 defines one, dynamic ones are the preferred ``payload_type`` or
     the next free number from 96. Audio gets telephone-event (fmtp ``0-16``) at each
     clock rate offered. Non-empty ``crypto`` makes the line RTP/SAVP with those
-    a=crypto lines. IP4 or IP6 follows from ``address``.
+    a=crypto lines, unless ``proto`` says otherwise (RTP/AVP with a=crypto is the
+    "best effort" SRTP offer of a PREFER policy). ``bandwidths`` are the m= line's b=
+    lines. IP4 or IP6 follows from ``address``.
     """
     first = MediaOffer(capabilities=capabilities, port=port, kind=kind, direction=direction,
                        ptime=ptime, maxptime=maxptime, telephone_event=telephone_event,
                        telephone_event_pt=telephone_event_pt, crypto=crypto,
-                       rtcp_mux=rtcp_mux)
+                       rtcp_mux=rtcp_mux, proto=proto, bandwidths=bandwidths)
     return SessionDescription(
         origin=Origin(username, session_id, session_version, "IN", address_type(address),
                       address),
@@ -256,6 +272,8 @@ def negotiate_answer(
     ids: IdSource | None = None,
     username: str = "-",
     session_name: str = "-",
+    srtp: SrtpDecider | None = None,
+    bandwidths: Sequence[Bandwidth] = (),
 ) -> tuple[SessionDescription, list[NegotiatedMedia]]:
     """Answer ``offer`` per RFC 3264 §6.
 
@@ -264,6 +282,10 @@ def negotiate_answer(
     stream of a kind is accepted), its protocol is RTP/AVP(F) or, when ``ids`` can make
     keys and a suite in ``srtp_suites`` is offered, RTP/SAVP(F), and it shares a codec
     with ``capabilities``. Otherwise the answer keeps the line with port 0.
+    ``srtp``, when given, decides each line's SRTP instead (it may accept a=crypto on
+    RTP/AVP, RFC 4568 "best effort", or refuse plain RTP); a chosen crypto line is
+    answered with the same tag and suite and a fresh key from ``ids`` (RFC 4568 §7.1.2).
+    ``bandwidths`` are b= lines for each accepted m= line.
 
     An accepted line lists every common codec in the offerer's order with the offerer's
     payload type numbers and fmtp (§6.1), plus telephone-event at a chosen codec's clock
@@ -293,7 +315,8 @@ def negotiate_answer(
         result = (_answer_stream(offer, index, media, capabilities=capabilities,
                                  port=ports[media.kind], direction=direction, ptime=ptime,
                                  telephone_event=telephone_event, rtcp_mux=rtcp_mux,
-                                 srtp_suites=srtp_suites, ids=ids) if ok else None)
+                                 srtp_suites=srtp_suites, ids=ids, srtp=srtp,
+                                 bandwidths=bandwidths) if ok else None)
         if result is None:
             answer.media.append(_rejected(media))
             continue
@@ -319,6 +342,8 @@ def _answer_stream(
     rtcp_mux: bool,
     srtp_suites: Sequence[str],
     ids: IdSource | None,
+    srtp: SrtpDecider | None = None,
+    bandwidths: Sequence[Bandwidth] = (),
 ) -> tuple[MediaDescription, NegotiatedMedia] | None:
     connection = offer.media_connection(media)
     if connection is None:
@@ -340,7 +365,13 @@ def _answer_stream(
         chosen = {pt: rm for pt, rm in rtpmaps.items() if pt in chosen}  # offer order
     remote_crypto: Crypto | None = None
     local_crypto: Crypto | None = None
-    if media.proto in SECURE_PROTOS:
+    if srtp is not None:
+        accept, remote_crypto = srtp(media)
+        if not accept or (remote_crypto is not None and ids is None):
+            return None
+        if remote_crypto is not None and ids is not None:
+            local_crypto = new_crypto(remote_crypto.tag, remote_crypto.suite, ids)
+    elif media.proto in SECURE_PROTOS:
         if ids is None:
             return None
         remote_crypto = next((c for c in media.crypto if c.suite in srtp_suites
@@ -358,7 +389,7 @@ def _answer_stream(
     fmtp_text = media.fmtp_text
 
     out = MediaDescription(kind=media.kind, port=port, proto=media.proto,
-                           formats=[str(pt) for pt in chosen])
+                           formats=[str(pt) for pt in chosen], bandwidths=list(bandwidths))
     for pt, rtpmap in chosen.items():
         out.attributes.append(Attribute("rtpmap", rtpmap.value))
         if fmtp_text.get(pt):
@@ -471,11 +502,11 @@ def _process_stream(
 
     local_crypto: Crypto | None = None
     remote_crypto: Crypto | None = None
-    if ours.proto in SECURE_PROTOS:
-        answered_crypto = theirs.crypto
-        if not answered_crypto:
-            raise NegotiationError(f"answer m= line {index} is {theirs.proto} without "
-                                   "a=crypto (RFC 4568 §7.1.2)")
+    answered_crypto = theirs.crypto if ours.crypto else []
+    if ours.proto in SECURE_PROTOS and not answered_crypto:
+        raise NegotiationError(f"answer m= line {index} is {theirs.proto} without "
+                               "a=crypto (RFC 4568 §7.1.2)")
+    if answered_crypto:  # RTP/SAVP, or a "best effort" RTP/AVP offer answered with keys
         remote_crypto = answered_crypto[0]
         local_crypto = next((c for c in ours.crypto if c.tag == remote_crypto.tag
                              and c.suite == remote_crypto.suite), None)
