@@ -1,18 +1,24 @@
 """AudioSession: the asyncio owner of one call's audio stream.
 
 Knows: the loop, its clock, UDP sockets through ``RtpSocketPair`` (port range,
-symmetric RTP), the clock-paced ``VirtualAudioDevice`` and the passive media
-ports (tone, WAV player, WAV recorder), and how to drive a sans-IO
-``voipkit.media.stream.RtpStream`` with them. Must not know: SIP, SDP text,
-dialogs or calls — it is configured from a ``voipkit.sdp.NegotiatedMedia`` and
-``api`` decides when (answer, re-INVITE, hold).
+symmetric RTP), the audio device (``default_audio_device``: the sound card when
+PortAudio lists one, else the clock-paced virtual device), the capture-side
+``ProcessingChain`` (VAD/CNG/AEC/ANS/AGC), the passive media ports (tone, WAV
+player, WAV recorder), and how to drive a sans-IO ``voipkit.media.stream.RtpStream``
+with them. Must not know: SIP, SDP text, dialogs or calls — it is configured from a
+``voipkit.sdp.NegotiatedMedia`` and ``api`` decides when (answer, re-INVITE, hold).
 
-One tick per ptime (``VirtualAudioDevice`` -> ``MediaClock``, drift-free): read a
-frame from the capture source, encode and send it (unless our direction does
-not send), send RTCP when due, then pull a frame from the stream's jitter
-buffer into the playout sinks (a recorder, if one runs). Received datagrams are
-handed to the stream as they arrive, stamped with the loop clock; received DTMF
-digits are reported to ``on_dtmf`` at once.
+The device runs at 8000 Hz, or 16000 Hz for a wideband codec (G.722, Opus); the
+stream resamples between that and the codec's own rate (one resampler per leg).
+
+One tick per ptime (the device's clock, drift-free): read a frame from the capture
+source, run it through the processing chain (the far-end reference for echo
+cancellation is the frame played out last), encode and send it, a comfort-noise
+packet or nothing as the chain decides (unless our direction does not send), send
+RTCP when due, then pull a frame from the stream's jitter buffer into the playout
+sinks (a recorder, if one runs). Received datagrams are handed to the stream as
+they arrive, stamped with the loop clock; received DTMF digits are reported to
+``on_dtmf`` at once.
 
 Files. ``play_file`` and ``start_recording`` open WAV files; ``close()`` (also
 on ``async with`` exit, cancellation or error) stops the clock and always closes
@@ -24,16 +30,18 @@ file up to the last tick.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 
-from voipkit.aio.audio_device import VirtualAudioDevice
+from voipkit.aio.audio_device import AudioDevice, default_audio_device
 from voipkit.aio.rtp_socket import Address, RtpSocketPair
 from voipkit.base.ids import IdSource, RandomIds
-from voipkit.media.codecs import DEFAULT_CODECS, CodecRegistry
+from voipkit.media.codecs import DEFAULT_CODECS, CodecRegistry, CodecSpec
+from voipkit.media.dsp import ProcessingChain
 from voipkit.media.frames import Pcm, silence
 from voipkit.media.ports import MediaSink, MediaSource, SilenceSource, WavFileSink, WavFileSource
 from voipkit.media.rtp import is_rtcp
@@ -46,6 +54,18 @@ DtmfHandler = Callable[[str], None]
 PlaybackHandler = Callable[[str, bool], None]
 """``(path, played to the end)``."""
 
+NARROWBAND_RATE = 8000
+WIDEBAND_RATE = 16000
+
+
+def device_rate_for(codec: CodecSpec) -> int:
+    """The device rate for a call sending ``codec``: 16000 for wideband codecs
+    (G.722's 16 kHz audio, Opus' 48 kHz), else 8000."""
+    return WIDEBAND_RATE if codec.sample_rate >= WIDEBAND_RATE else NARROWBAND_RATE
+
+
+_PROCESSING_SWITCHES = ("vad", "cng", "aec", "ans", "agc")
+
 
 class _Playout:
     """The device's playout side: what the stream decoded, fanned out to the sinks."""
@@ -57,6 +77,7 @@ class _Playout:
         return self._session._pull(samples)
 
     def write_frame(self, frame: Pcm, sample_rate: int) -> None:
+        self._session._far_end = frame
         for sink in list(self._session.sinks):
             sink.write_frame(frame, sample_rate)
 
@@ -73,6 +94,8 @@ class AudioSession:
         on_playback_finished: called with ``(path, completed)`` when a file
             started by ``play_file`` ends or is replaced.
         sinks: extra playout sinks written every tick (the recorder is added here).
+        vad, cng, aec, ans, agc: the capture chain's switches (enableVAD, enableCNG,
+            enableAEC, enableANS, enableAGC); set them with ``set_processing``.
     """
 
     def __init__(
@@ -90,7 +113,12 @@ class AudioSession:
         self._cname = cname
         self._registry = registry
         self._stream: RtpStream | None = None
-        self._device: VirtualAudioDevice | None = None
+        self._device: AudioDevice | None = None
+        self._chain: ProcessingChain | None = None
+        self._far_end: Pcm | None = None
+        self._switches = dict.fromkeys(_PROCESSING_SWITCHES, False)
+        self._local_fmtp: Mapping[str, Mapping[str, str]] = {}
+        self._bitrates: Mapping[str, int] = {}
         self._remote: tuple[Address | None, Address | None] | None = None
         self._mux = False
         self._source: MediaSource = SilenceSource()
@@ -167,20 +195,68 @@ class AudioSession:
     def recording(self) -> bool:
         return self._recorder is not None
 
+    @property
+    def sample_rate(self) -> int:
+        """The device rate of this call (what sources are read and sinks written at)."""
+        return NARROWBAND_RATE if self._stream is None else self._stream.config.audio_rate
+
+    @property
+    def processing(self) -> dict[str, bool]:
+        """The capture chain's switches: vad, cng, aec, ans, agc."""
+        return dict(self._switches)
+
+    def set_processing(self, *, vad: bool | None = None, cng: bool | None = None,
+                       aec: bool | None = None, ans: bool | None = None,
+                       agc: bool | None = None) -> None:
+        """Turn capture processing on or off from the next tick; None: unchanged.
+
+        ``cng`` sends RFC 3389 comfort noise in the silences ``vad`` finds (when CN was
+        negotiated; otherwise silence sends nothing). ``aec`` cancels the echo of what
+        is played out; ``ans`` suppresses noise; ``agc`` evens the level.
+        """
+        for name, value in (("vad", vad), ("cng", cng), ("aec", aec), ("ans", ans),
+                            ("agc", agc)):
+            if value is not None:
+                self._switches[name] = bool(value)
+        chain = self._chain
+        if chain is not None:
+            self._apply_switches(chain)
+            if not any(self._switches.values()):
+                chain.close()
+
+    def _apply_switches(self, chain: ProcessingChain) -> None:
+        chain.vad = self._switches["vad"]
+        chain.cng = self._switches["cng"]
+        chain.aec = self._switches["aec"]
+        chain.ans = self._switches["ans"]
+        chain.agc = self._switches["agc"]
+
     # -- configuration -------------------------------------------------------------------
 
-    def configure(self, media: NegotiatedMedia) -> None:
+    def configure(self, media: NegotiatedMedia, *,
+                  local_fmtp: Mapping[str, Mapping[str, str]] | None = None,
+                  bitrates: Mapping[str, int] | None = None) -> None:
         """Apply a negotiated audio stream (first answer, re-INVITE, hold, resume).
 
         The remote address changes only when the SDP changes it, so a symmetric
-        RTP latch survives a hold/resume re-INVITE to the same address.
+        RTP latch survives a hold/resume re-INVITE to the same address. SDES keys
+        in ``media`` turn SRTP on. ``local_fmtp`` (our fmtp parameters) and
+        ``bitrates`` are keyed by lower-case codec name; they are kept for later
+        re-negotiations when omitted.
 
         Raises:
-            ValueError: the negotiated codec is not in the registry, or the session is closed.
+            ValueError: the negotiated codec is not in the registry, a crypto line
+                cannot be used (``SrtpError``), or the session is closed.
         """
         if self._closed:
             raise ValueError("the audio session is closed")
-        config = StreamConfig.from_negotiated(media, self._registry)
+        if local_fmtp is not None:
+            self._local_fmtp = local_fmtp
+        if bitrates is not None:
+            self._bitrates = bitrates
+        config = StreamConfig.from_negotiated(media, self._registry, local_fmtp=self._local_fmtp,
+                                              bitrates=self._bitrates)
+        config = dataclasses.replace(config, device_rate=device_rate_for(config.codec))
         rtp: Address | None = (media.remote_address, media.remote_port)
         rtcp: Address | None = media.remote_rtcp
         if media.remote_port == 0 or media.remote_address in ("0.0.0.0", "::"):
@@ -197,7 +273,7 @@ class AudioSession:
             old = self._stream.config
             self._stream.reconfigure(config)
             if self._device is not None and (old.ptime != config.ptime
-                                             or old.codec.sample_rate != config.codec.sample_rate):
+                                             or old.audio_rate != config.audio_rate):
                 self._device.stop()
                 self._device = None
                 if self._started:
@@ -220,8 +296,14 @@ class AudioSession:
     def _start_device(self) -> None:
         assert self._stream is not None
         cfg = self._stream.config
-        self._device = VirtualAudioDevice(
-            self._loop, ptime=cfg.ptime, sample_rate=cfg.codec.sample_rate,
+        if self._chain is not None:
+            self._chain.close()
+        self._chain = ProcessingChain(sample_rate=cfg.audio_rate,
+                                      frame_samples=cfg.device_samples)
+        self._apply_switches(self._chain)
+        self._far_end = None
+        self._device = default_audio_device(
+            self._loop, ptime=cfg.ptime, sample_rate=cfg.audio_rate,
             capture=self._source, playout=_Playout(self), on_capture=self._on_capture,
             playout_source=_Playout(self))
         self._device.start()
@@ -241,7 +323,15 @@ class AudioSession:
         self._tick_time = deadline
         if self.mute_outgoing:
             frame = silence(len(frame))
-        for data in stream.encode_frame(frame, now=deadline):
+        decision = None
+        chain = self._chain
+        if chain is not None and any(self._switches.values()) and len(frame) == \
+                chain.frame_samples:
+            far_end = self._far_end
+            if far_end is not None and len(far_end) != len(frame):
+                far_end = None
+            frame, decision = chain.process_capture(frame, far_end)
+        for data in stream.encode_frame(frame, now=deadline, decision=decision):
             self._pair.send_rtp(data)
         if stream.rtcp_due(deadline):
             self._send_rtcp(stream.build_rtcp(now=deadline))
@@ -359,7 +449,7 @@ class AudioSession:
         if self._stream is None:
             raise RuntimeError("configure() the audio session before recording")
         self.stop_recording()
-        sink = WavFileSink(path, self._stream.config.codec.sample_rate)
+        sink = WavFileSink(path, self._stream.config.audio_rate)
         self._recorder = sink
         self.sinks.append(sink)
         return sink
@@ -401,7 +491,7 @@ class AudioSession:
             "socket_dropped": counters.dropped,
             "rtp_datagrams_sent": counters.rtp_sent,
             "rtp_datagrams_received": counters.rtp_received,
-            "clock_skipped": 0 if self._device is None else self._device.clock.skipped,
+            "clock_skipped": 0 if self._device is None else self._device.skipped,
         })
         return stats
 
@@ -424,6 +514,8 @@ class AudioSession:
         try:
             if self._device is not None:
                 self._device.stop()
+            if self._chain is not None:
+                self._chain.close()
             if self._stream is not None and not self._pair.closed:
                 self._send_rtcp(self._stream.build_bye(now=self._loop.time(), reason=reason))
         except Exception:
@@ -451,4 +543,5 @@ class AudioSession:
         self.abort()
 
 
-__all__ = ["AudioSession", "DtmfHandler", "PlaybackHandler"]
+__all__ = ["NARROWBAND_RATE", "WIDEBAND_RATE", "AudioSession", "DtmfHandler",
+           "PlaybackHandler", "device_rate_for"]

@@ -12,6 +12,7 @@ methods that make no sense in the call's state raise ``InvalidStateError``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import re
@@ -36,17 +37,29 @@ from voipkit.api.events import (
     RemoteHold,
     RemoteUnhold,
 )
+from voipkit.media.codecs import CodecSpec
+from voipkit.media.quality import StreamSnapshot, bandwidth_lines, statistics_document
+from voipkit.media.srtp import (
+    SrtpError,
+    answer_uses_srtp,
+    decide_offer,
+    plan_offer,
+)
+from voipkit.media.stream import codec_ptime
 from voipkit.sdp import (
     CodecCapability,
     Direction,
+    MediaDescription,
     NegotiatedMedia,
     SdpError,
     SessionDescription,
     create_offer,
     is_hold,
     negotiate_answer,
+    new_crypto,
     process_answer,
 )
+from voipkit.sdp.model import Attribute, Bandwidth, Crypto, parse_fmtp_params
 from voipkit.sip.errors import LocalProtocolError
 from voipkit.sip.message import NameAddr, Request
 from voipkit.sip.usage import invite as inv
@@ -62,6 +75,8 @@ SDP = "application/sdp"
 DTMF_RELAY = "application/dtmf-relay"
 _DTMF_SIGNAL = re.compile(r"^\s*Signal\s*=\s*([0-9A-Da-d*#!]|1[0-6])\s*$", re.MULTILINE)
 _INFO_CODES = {str(i): c for i, c in enumerate("0123456789*#ABCD")} | {"16": "!"}
+#: The SDES suites we offer, in preference order (RFC 4568 §6.2).
+OFFERED_SRTP_SUITES = ("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")
 
 
 class CallState(Enum):
@@ -117,6 +132,9 @@ class Call:
         self._answered: asyncio.Future[None] = phone.loop.create_future()
         self._ended: asyncio.Future[None] = phone.loop.create_future()
         self._pending_recording: str | None = None
+        self.secure_signalling = False
+        "The call's SIP travels over TLS (SDES keys may be sent, RFC 4568 §8.1)."
+        self._processing: dict[str, bool] = {}
         if audio is not None:
             self._wire_audio(audio)
 
@@ -183,7 +201,7 @@ class Call:
         now = self._phone.now()
         if early_media and self.remote_offer is not None:
             await self._ensure_audio()
-            answer = self._answer_offer(self.remote_offer)
+            answer = self._answer_or_reject(self.remote_offer)
             self._session.ring(answer, status=183, now=now)
             self._start_audio()
         else:
@@ -196,7 +214,7 @@ class Call:
         await self._ensure_audio()
         now = self._phone.now()
         if self.remote_offer is not None:
-            body = self._answer_offer(self.remote_offer)
+            body = self._answer_or_reject(self.remote_offer)
             self.remote_offer = None
         else:
             body = self._new_offer(Direction.SENDRECV)
@@ -204,6 +222,18 @@ class Call:
         self.state = CallState.CONNECTING
         self._start_audio()
         self._phone.pump()
+
+    def _answer_or_reject(self, offer: bytes) -> bytes:
+        """Our answer to ``offer``; an offer we cannot accept (no common codec, SRTP
+        policy) is rejected with its status (488, RFC 3264 §6) and raises MediaError."""
+        try:
+            return self._answer_offer(offer)
+        except SdpError as exc:
+            status = exc.status_hint if 400 <= (exc.status_hint or 0) <= 699 else 488
+            self._session.reject(status, None, now=self._phone.now())
+            self._phone.pump()
+            raise MediaError(f"call {self.id}: cannot accept the offer, rejected with "
+                             f"{status}: {exc}") from exc
 
     async def reject(self, status: int = 486, reason: str | None = None) -> None:
         """Refuse an incoming call with a final response (3xx-6xx)."""
@@ -320,6 +350,36 @@ class Call:
         """RTP statistics of the audio stream (packets, loss, jitter, RTT, codec)."""
         return self.audio.statistics() if self.audio is not None else {}
 
+    def statistics_document(self) -> dict[str, object]:
+        """The manual's getStatistics document: ``{"time", "codec", "e_model", "send",
+        "receive"}``, each direction with packets, bytes, loss, jitter, RTT, delay,
+        R factor and MOS (ITU-T G.107 E-model estimate); ``{}`` without audio."""
+        audio = self.audio
+        if audio is None or audio.stream is None:
+            return {}
+        snapshot = StreamSnapshot.from_statistics(audio.statistics(),
+                                                  ptime=audio.stream.config.ptime)
+        return statistics_document(snapshot)
+
+    def set_audio_processing(self, *, vad: bool | None = None, cng: bool | None = None,
+                             aec: bool | None = None, ans: bool | None = None,
+                             agc: bool | None = None) -> None:
+        """This call's capture processing (enableVAD/CNG/AEC/ANS/AGC per call); None:
+        unchanged (the phone's setting). Takes effect at the next audio frame."""
+        for name, value in (("vad", vad), ("cng", cng), ("aec", aec), ("ans", ans),
+                            ("agc", agc)):
+            if value is not None:
+                self._processing[name] = bool(value)
+        if self.audio is not None:
+            self.audio.set_processing(**self._processing_switches())
+
+    def _processing_switches(self) -> dict[str, bool]:
+        media = self._phone.config.media
+        switches = {"vad": media.vad, "cng": media.cng, "aec": media.aec, "ans": media.ans,
+                    "agc": media.agc}
+        switches.update(self._processing)
+        return switches
+
     # --- session events (from the phone's dispatcher) ---------------------------------
 
     def handle(self, event: inv.InviteEvent) -> None:
@@ -425,7 +485,9 @@ class Call:
             raise InvalidStateError(f"call {self.id} has no audio session")
         self._sdp_version += 1
         offer = build_offer(self._phone, audio, direction, session_id=self._sdp_session_id,
-                            version=self._sdp_version)
+                            version=self._sdp_version,
+                            secure_signalling=self.secure_signalling,
+                            crypto=self._reusable_offer_crypto())
         self._local_sdp = offer
         return bytes(offer)
 
@@ -434,13 +496,26 @@ class Call:
         if audio is None:
             raise InvalidStateError(f"call {self.id} has no audio session")
         offer = SessionDescription.parse(data)
+        media = self._phone.config.media
+        secure = self.secure_signalling
+        previous = self.negotiated
+
+        def srtp(line: MediaDescription) -> tuple[bool, Crypto | None]:
+            decision = decide_offer(media.srtp_policy, proto=line.proto, crypto=line.crypto,
+                                    secure_signalling=secure,
+                                    allow_unsecure=media.allow_srtp_over_unsecure_transport)
+            return decision.accept, decision.crypto
+
         self._sdp_version += 1
         answer, streams = negotiate_answer(
             offer, capabilities=self._capabilities(), address=audio.local_ip,
             port=audio.local_port, session_id=self._sdp_session_id,
             session_version=self._sdp_version, direction=self._direction(),
-            ptime=self._phone.config.media.ptime, rtcp_mux=False, username="voipkit",
+            ptime=media.ptime, rtcp_mux=False, username="voipkit", ids=self._phone.ids,
+            srtp=srtp, bandwidths=rtcp_bandwidth_lines(self._phone),
         )
+        streams = [_keep_answer_key(s, previous) for s in streams]
+        _rewrite_answer_crypto(answer, streams)
         self._remote_sdp = offer
         self._local_sdp = answer
         self._configure([s for s in streams if s.kind == "audio"])
@@ -452,6 +527,15 @@ class Call:
         try:
             answer = SessionDescription.parse(data)
             streams = process_answer(self._local_sdp, answer)
+            policy = self._phone.config.media.srtp_policy
+            for stream, line in ((s, answer.media[s.index]) for s in streams):
+                if stream.kind == "audio":
+                    answer_uses_srtp(policy, proto=line.proto, crypto=line.crypto)
+        except SrtpError as exc:
+            logger.warning("call %s: answer refused by the SRTP policy: %s", self.id, exc)
+            if not early:
+                self._phone.spawn(self.hangup())
+            return
         except SdpError as exc:
             logger.warning("call %s: unusable answer SDP: %s", self.id, exc)
             return
@@ -469,8 +553,12 @@ class Call:
         if not streams or self.audio is None:
             return
         self.negotiated = streams[0]
+        media = self._phone.config.media
         try:
-            self.audio.configure(streams[0])
+            self.audio.configure(
+                streams[0],
+                local_fmtp={name.lower(): fmtp for name, fmtp in local_fmtp(self._phone).items()},
+                bitrates={name.lower(): bps for name, bps in media.codec_bitrates.items()})
         except ValueError as exc:
             logger.warning("call %s: cannot use the negotiated audio: %s", self.id, exc)
             return
@@ -507,7 +595,17 @@ class Call:
             self._wire_audio(audio)
         return self.audio
 
+    def _reusable_offer_crypto(self) -> list[Crypto] | None:
+        """Our keys of the last offer, kept for a re-offer (RFC 4568 §7.1.4 lets an
+        offer repeat them): changing keys mid-call would drop packets in flight."""
+        local = self._local_sdp
+        if local is None or self.negotiated is None or self.negotiated.local_crypto is None:
+            return None
+        audio = [m for m in local.media if m.kind == "audio"]
+        return list(audio[0].crypto) if audio and audio[0].crypto else None
+
     def _wire_audio(self, audio: AudioSession) -> None:
+        audio.set_processing(**self._processing_switches())
         audio.on_dtmf = lambda digit: self._emit(DtmfReceived(self, digit, "rfc4733"))
         audio.on_playback_finished = lambda path, completed: self._emit(
             PlaybackFinished(self, str(path), completed))
@@ -565,23 +663,113 @@ class Call:
                 f"cannot {what} call {self.id}: it is {self.state.value}, not {state.value}")
 
 
+def _rows(phone: Phone) -> list[CodecSpec]:
+    """The configured codec rows in preference order; CN is added after them when
+    comfort noise is on and an 8000 Hz codec is offered (RFC 3389 §4)."""
+    media = phone.config.media
+    by_name = {spec.name.upper(): spec for spec in phone.codecs if spec.is_audio}
+    rows = [by_name[name.upper()] for name in media.codecs if name.upper() in by_name]
+    cn = by_name.get("CN")
+    if (media.vad and media.cng and cn is not None and cn not in rows
+            and any(r.clock_rate == 8000 for r in rows)):
+        rows.append(cn)
+    return rows
+
+
+def local_fmtp(phone: Phone) -> dict[str, dict[str, str]]:
+    """Codec name -> the fmtp parameters we offer (setAudioCodecParameter, else the
+    codec's defaults)."""
+    params = phone.config.media.codec_parameters
+    out: dict[str, dict[str, str]] = {}
+    for spec in _rows(phone):
+        text = params.get(spec.name)
+        out[spec.name] = parse_fmtp_params(text) if text is not None else dict(spec.fmtp)
+    return out
+
+
 def capabilities(phone: Phone) -> list[CodecCapability]:
-    """The phone's codecs in its configured order of preference, as SDP capabilities."""
-    wanted = [c.upper() for c in phone.config.media.codecs]
-    caps = {c.encoding.upper(): c for c in phone.codecs.capabilities()}
-    return [caps[name] for name in wanted if name in caps]
+    """The phone's codecs in its configured order of preference, as SDP capabilities,
+    with the configured payload types and fmtp parameters."""
+    media = phone.config.media
+    fmtps = local_fmtp(phone)
+    caps: list[CodecCapability] = []
+    for spec in _rows(phone):
+        cap = spec.capability()
+        pt = media.codec_payload_types.get(spec.name)
+        caps.append(CodecCapability(
+            encoding=cap.encoding, clock_rate=cap.clock_rate, channels=cap.channels,
+            payload_type=pt if pt is not None else cap.payload_type,
+            fmtp=fmtps.get(spec.name, cap.fmtp), kind=cap.kind))
+    return caps
+
+
+def rtcp_bandwidth_lines(phone: Phone) -> list[Bandwidth]:
+    """b=AS/RS/RR for our m= line (setAudioRtcpBandwidth), or none."""
+    setting = phone.config.media.rtcp_bandwidth
+    if setting is None:
+        return []
+    rr, rs, as_kbps = setting
+    return bandwidth_lines(as_kbps=as_kbps, rs=rs, rr=rr)
 
 
 def build_offer(phone: Phone, audio: AudioSession, direction: Direction, *,
-                session_id: int | None = None, version: int = 1) -> SessionDescription:
-    """An audio offer for ``audio``'s address and port with the phone's codecs."""
+                session_id: int | None = None, version: int = 1,
+                secure_signalling: bool = False,
+                crypto: list[Crypto] | None = None) -> SessionDescription:
+    """An audio offer for ``audio``'s address and port with the phone's codecs.
+
+    The SRTP policy decides the protocol and a=crypto lines (``media.srtp.plan_offer``);
+    ``crypto`` repeats the keys of an earlier offer instead of making new ones. The
+    a=ptime is the configured one, made whole frames of the first codec (G.723.1: 30 ms).
+
+    Raises:
+        SrtpError: SRTP is forced but keys may not travel over this signalling.
+    """
     media = phone.config.media
+    try:
+        plan = plan_offer(media.srtp_policy, secure_signalling=secure_signalling,
+                          allow_unsecure=media.allow_srtp_over_unsecure_transport)
+    except SrtpError:
+        if audio.stream is None:  # a new call's session: nothing else will close it
+            audio.abort("no offer")
+        raise
+    keys: list[Crypto] = []
+    if plan.crypto:
+        keys = crypto if crypto else [new_crypto(tag, suite, phone.ids)
+                                      for tag, suite in enumerate(OFFERED_SRTP_SUITES, 1)]
+    rows = _rows(phone)
+    ptime = codec_ptime(rows[0], media.ptime) if rows else media.ptime
     return create_offer(
         capabilities=capabilities(phone), address=audio.local_ip, port=audio.local_port,
         session_id=session_id if session_id is not None else int(phone.ids.token(4), 16) or 1,
-        session_version=version, direction=direction, ptime=media.ptime,
-        telephone_event_pt=media.dtmf_payload_type, username="voipkit",
+        session_version=version, direction=direction, ptime=ptime,
+        maxptime=media.maxptime, telephone_event_pt=media.dtmf_payload_type,
+        username="voipkit", crypto=keys, proto=plan.proto,
+        bandwidths=rtcp_bandwidth_lines(phone),
     )
 
 
-__all__ = ["Call", "CallState", "Handler", "build_offer", "capabilities"]
+def _keep_answer_key(stream: NegotiatedMedia, previous: NegotiatedMedia | None
+                     ) -> NegotiatedMedia:
+    """Answer a re-offer with the key we answered before when the peer kept its key
+    and suite (RFC 4568 §7.1.4), so SRTP continues without a re-key."""
+    if (previous is None or stream.local_crypto is None or previous.local_crypto is None
+            or stream.remote_crypto != previous.remote_crypto
+            or previous.local_crypto.suite != stream.local_crypto.suite):
+        return stream
+    kept = Crypto(stream.local_crypto.tag, previous.local_crypto.suite,
+                  previous.local_crypto.key_params, previous.local_crypto.session_params)
+    return dataclasses.replace(stream, local_crypto=kept)
+
+
+def _rewrite_answer_crypto(answer: SessionDescription, streams: list[NegotiatedMedia]) -> None:
+    for stream in streams:
+        if stream.local_crypto is None:
+            continue
+        line = answer.media[stream.index]
+        line.attributes = [Attribute("crypto", stream.local_crypto.value)
+                           if a.name == "crypto" else a for a in line.attributes]
+
+
+__all__ = ["OFFERED_SRTP_SUITES", "Call", "CallState", "Handler", "build_offer",
+           "capabilities", "local_fmtp", "rtcp_bandwidth_lines"]

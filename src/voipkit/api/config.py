@@ -9,16 +9,35 @@ accepted, at construction time — never later on the wire.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from voipkit.api.errors import ConfigurationError
+from voipkit.media.codecs import FULL_CODECS
+from voipkit.media.srtp import SrtpPolicy
+from voipkit.sdp.model import SdpError, parse_fmtp_params
 from voipkit.sip.addressing import TransportKind, format_host
 from voipkit.sip.timers import TimerConfig
 from voipkit.sip.usage.prack import ReliableProvisional
 from voipkit.sip.usage.session_timer import SessionTimerConfig
 
-SUPPORTED_CODECS = ("PCMU", "PCMA")
-"Audio codecs this build can encode and decode (the audio-media work adds more)."
+SUPPORTED_CODECS = tuple(spec.name for spec in FULL_CODECS if spec.is_audio)
+"""Audio codecs this build can encode and decode, as SDP names (``FULL_CODECS``):
+opus, G722, PCMU, PCMA, AMR, G723 and CN where FFmpeg has them."""
+DEFAULT_CODECS = ("PCMU", "PCMA")
+_CANONICAL = {name.upper(): name for name in SUPPORTED_CODECS}
+
+
+def canonical_codec(name: str) -> str:
+    """The SDP spelling of a codec name (``OPUS`` -> ``opus``).
+
+    Raises:
+        ConfigurationError: not a codec of this build.
+    """
+    canonical = _CANONICAL.get(name.upper())
+    if canonical is None:
+        raise ConfigurationError(f"codec {name!r}: supported are {list(SUPPORTED_CODECS)}")
+    return canonical
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +105,39 @@ class MediaConfig:
     "Where RTP is bound and what SDP announces; None: the first SIP listener's address."
     rtp_port_range: tuple[int, int] = (20000, 40000)
     "setRtpPortRange: RTP takes an even port, RTCP the next one."
-    codecs: tuple[str, ...] = SUPPORTED_CODECS
-    "Offered in this order of preference."
+    codecs: tuple[str, ...] = DEFAULT_CODECS
+    "Offered in this order of preference (setAudioCodecs); names as in SDP, any case."
+    codec_parameters: Mapping[str, str] = field(default_factory=dict)
+    """Codec name -> a=fmtp parameters we offer and receive with, e.g.
+    ``{"opus": "maxaveragebitrate=24000;useinbandfec=1", "AMR": "octet-align=1"}``
+    (setAudioCodecParameter); replaces the codec's default fmtp."""
+    codec_payload_types: Mapping[str, int] = field(default_factory=dict)
+    "Codec name -> dynamic payload type (96-127) to offer it with (setAudioCodecPayloadType)."
+    codec_bitrates: Mapping[str, int] = field(default_factory=dict)
+    "Codec name -> bits per second for codecs with a rate (opus, AMR) (setAudioBitrate)."
     ptime: float = 0.02
-    "Packetization time in seconds."
+    """Packetization time in seconds (setAudioSamples); a codec with fixed frames
+    (G.723.1: 30 ms) rounds it up to whole frames."""
+    maxptime: float | None = None
+    "a=maxptime in seconds (setAudioSamples' second argument); None: not offered."
+    srtp_policy: SrtpPolicy = SrtpPolicy.NONE
+    "setSrtpPolicy: NONE (plain RTP), PREFER (offer keys, accept plain), FORCE (SRTP or 488)."
+    allow_srtp_over_unsecure_transport: bool = False
+    """allowSrtpOverUnsecureTransport: let SDES keys travel over SIP without TLS
+    (RFC 4568 §8.1 forbids it otherwise; FORCE then cannot call over UDP/TCP)."""
+    rtcp_bandwidth: tuple[int | None, int | None, int | None] | None = None
+    """setAudioRtcpBandwidth(BitsRR, BitsRS, KBitsAS): b=RR and b=RS in bits/s
+    (RFC 3556) and b=AS in kb/s on our m= line; None: no b= lines."""
+    vad: bool = False
+    "enableVAD: send nothing (or comfort noise) in silence."
+    cng: bool = False
+    "enableCNG: RFC 3389 comfort noise in the silences VAD finds (offers CN)."
+    aec: bool = False
+    "enableAEC: cancel the echo of what is played out from the captured audio."
+    ans: bool = False
+    "enableANS: noise suppression of the captured audio."
+    agc: bool = False
+    "enableAGC: automatic gain control of the captured audio."
     dtmf_payload_type: int = 101
     "Payload type offered for RFC 4733 telephone-event."
     early_media: bool = False
@@ -102,12 +150,57 @@ class MediaConfig:
         if not (1024 <= low < high <= 65535):
             raise ConfigurationError(
                 f"rtp_port_range {self.rtp_port_range} must satisfy 1024 <= min < max <= 65535")
-        unknown = [c for c in self.codecs if c.upper() not in SUPPORTED_CODECS]
-        if unknown or not self.codecs:
+        unknown = [c for c in self.codecs if c.upper() not in _CANONICAL]
+        if unknown or not self.codecs or all(c.upper() == "CN" for c in self.codecs):
             raise ConfigurationError(
-                f"codecs {list(self.codecs)}: supported are {list(SUPPORTED_CODECS)}")
+                f"codecs {list(self.codecs)}: supported are {list(SUPPORTED_CODECS)} "
+                "(at least one besides CN)")
+        object.__setattr__(self, "codecs", tuple(canonical_codec(c) for c in self.codecs))
+        parameters: dict[str, str] = {}
+        for name, text in self.codec_parameters.items():
+            try:
+                parse_fmtp_params(text)
+            except (SdpError, ValueError):
+                raise ConfigurationError(
+                    f"codec_parameters[{name!r}] = {text!r} is not a=fmtp parameters "
+                    "(name=value;name=value)") from None
+            parameters[canonical_codec(name)] = text.strip()
+        object.__setattr__(self, "codec_parameters", parameters)
+        payload_types: dict[str, int] = {}
+        for name, pt in self.codec_payload_types.items():
+            if not 96 <= pt <= 127:
+                raise ConfigurationError(
+                    f"payload type {pt} for {name} is not a dynamic type (96-127)")
+            payload_types[canonical_codec(name)] = pt
+        if len(set(payload_types.values())) != len(payload_types) or \
+                self.dtmf_payload_type in payload_types.values():
+            raise ConfigurationError(f"codec_payload_types {payload_types} reuse a payload "
+                                     f"type (telephone-event has {self.dtmf_payload_type})")
+        object.__setattr__(self, "codec_payload_types", payload_types)
+        bitrates: dict[str, int] = {}
+        for name, bps in self.codec_bitrates.items():
+            if not 4750 <= bps <= 510_000:
+                raise ConfigurationError(
+                    f"bitrate {bps} b/s for {name} is not within 4750-510000")
+            bitrates[canonical_codec(name)] = bps
+        object.__setattr__(self, "codec_bitrates", bitrates)
         if not 0.01 <= self.ptime <= 0.06:
             raise ConfigurationError(f"ptime {self.ptime} s is not within 0.01-0.06 s")
+        if self.maxptime is not None and not self.ptime <= self.maxptime <= 0.2:
+            raise ConfigurationError(
+                f"maxptime {self.maxptime} s is not within ptime ({self.ptime}) - 0.2 s")
+        if not isinstance(self.srtp_policy, SrtpPolicy):
+            try:
+                object.__setattr__(self, "srtp_policy", SrtpPolicy(self.srtp_policy))
+            except ValueError:
+                raise ConfigurationError(
+                    f"srtp_policy {self.srtp_policy!r} is not 0 (none), 1 (force) or "
+                    "2 (prefer)") from None
+        if self.rtcp_bandwidth is not None and (len(self.rtcp_bandwidth) != 3 or any(
+                v is not None and v < 0 for v in self.rtcp_bandwidth)):
+            raise ConfigurationError(
+                f"rtcp_bandwidth {self.rtcp_bandwidth} must be (RR bits/s, RS bits/s, "
+                "AS kb/s), each None or >= 0")
         if not 96 <= self.dtmf_payload_type <= 127:
             raise ConfigurationError(
                 f"dtmf_payload_type {self.dtmf_payload_type} is not a dynamic type (96-127)")

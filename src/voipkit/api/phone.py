@@ -55,7 +55,8 @@ from voipkit.api.events import (
 )
 from voipkit.api.headers import HeaderRules
 from voipkit.base.ids import IdSource, RandomIds
-from voipkit.media.codecs import DEFAULT_CODECS, CodecRegistry
+from voipkit.media.codecs import FULL_CODECS, CodecRegistry
+from voipkit.media.srtp import SrtpPolicy
 from voipkit.sip.addressing import Destination, TransportKind, format_host
 from voipkit.sip.events import RequestReceived
 from voipkit.sip.message import NameAddr, Response
@@ -100,7 +101,8 @@ class Phone:
         self.config = config or PhoneConfig()
         self.ids: IdSource = ids or RandomIds()
         self.bus = EventBus()
-        self.codecs: CodecRegistry = DEFAULT_CODECS
+        self.codecs: CodecRegistry = FULL_CODECS
+        "The codec rows calls can use; ``config.media.codecs`` picks and orders them."
         self.supported_info_types: list[str] = list(self.config.supported_info_types)
         self.policy = inv.InvitePolicy(
             max_sessions=self.config.max_calls, do_not_disturb=self.config.do_not_disturb,
@@ -480,6 +482,65 @@ class Phone:
                                      "1024 <= min < max <= 65535 with room for a pair")
         self.rtp_port_range = (low, high)
 
+    # --- audio settings of new calls (setAudioCodecs ... setAudioRtcpBandwidth) ------
+
+    def _set_media(self, **changes: Any) -> None:
+        """Replace media settings; MediaConfig validates them (ConfigurationError)."""
+        media = replace(self.config.media, **changes)
+        self.config = replace(self.config, media=media)
+
+    def set_audio_codecs(self, codecs: list[str] | tuple[str, ...]) -> None:
+        """setAudioCodecs: the codecs offered, in order (opus, G722, PCMU, PCMA, AMR, G723)."""
+        self._set_media(codecs=tuple(codecs))
+
+    def set_audio_codec_parameter(self, codec: str, parameters: str) -> None:
+        """setAudioCodecParameter: the a=fmtp parameters of ``codec`` (``""`` removes them)."""
+        current = dict(self.config.media.codec_parameters)
+        current[codec] = parameters
+        self._set_media(codec_parameters=current)
+
+    def set_audio_codec_payload_type(self, codec: str, payload_type: int) -> None:
+        """setAudioCodecPayloadType: the dynamic payload type (96-127) ``codec`` is offered with."""
+        current = dict(self.config.media.codec_payload_types)
+        current[codec] = payload_type
+        self._set_media(codec_payload_types=current)
+
+    def set_audio_samples(self, ptime_ms: int, maxptime_ms: int | None = None) -> None:
+        """setAudioSamples: a=ptime (and a=maxptime) in milliseconds."""
+        self._set_media(ptime=ptime_ms / 1000,
+                        maxptime=None if maxptime_ms is None else maxptime_ms / 1000)
+
+    def set_audio_bitrate(self, codec: str, bitrate: int) -> None:
+        """setAudioBitrate: bits per second of ``codec`` (opus, AMR)."""
+        current = dict(self.config.media.codec_bitrates)
+        current[codec] = bitrate
+        self._set_media(codec_bitrates=current)
+
+    def set_srtp_policy(self, policy: SrtpPolicy | int,
+                        allow_unsecure_transport: bool | None = None) -> None:
+        """setSrtpPolicy (0 none, 1 force, 2 prefer) and allowSrtpOverUnsecureTransport."""
+        changes: dict[str, Any] = {"srtp_policy": policy}
+        if allow_unsecure_transport is not None:
+            changes["allow_srtp_over_unsecure_transport"] = allow_unsecure_transport
+        self._set_media(**changes)
+
+    def set_audio_rtcp_bandwidth(self, rr: int | None, rs: int | None,
+                                 as_kbps: int | None) -> None:
+        """setAudioRtcpBandwidth(BitsRR, BitsRS, KBitsAS): b= lines of our SDP."""
+        self._set_media(rtcp_bandwidth=(rr, rs, as_kbps))
+
+    def set_audio_processing(self, *, vad: bool | None = None, cng: bool | None = None,
+                             aec: bool | None = None, ans: bool | None = None,
+                             agc: bool | None = None) -> None:
+        """enableVAD / enableCNG / enableAEC / enableANS / enableAGC for new calls and
+        running ones (a call's own ``set_audio_processing`` wins); None: unchanged."""
+        changes = {name: value for name, value in (("vad", vad), ("cng", cng), ("aec", aec),
+                                                    ("ans", ans), ("agc", agc))
+                   if value is not None}
+        self._set_media(**changes)
+        for call in list(self._calls.values()):
+            call.set_audio_processing()
+
     def set_session_timer(self, interval: int | None, refresher: str = "uac") -> None:
         """enableSessionTimer(interval, refresher) / disableSessionTimer() (None)."""
         if interval is None:
@@ -541,6 +602,7 @@ class Phone:
                 request.uri, SipUri) else None, family)
             call = Call(self, usage, incoming=True, remote=request.from_, local=request.to,
                         audio=None)
+            call.secure_signalling = transport is TransportKind.TLS
             if event.offer is not None:
                 call.remote_offer = event.offer.data
             self.register_call(call)
