@@ -59,7 +59,7 @@ async def _connected(caller_hz: float, callee_hz: float) -> tuple[Phone, Phone, 
     await bob.start()
     answered: asyncio.Future[api.Call] = asyncio.get_running_loop().create_future()
 
-    @bob.on(IncomingCall)
+    @bob.bus.on(IncomingCall)
     async def answer(event: IncomingCall) -> None:
         await event.call.answer()
         answered.set_result(event.call)

@@ -6,7 +6,7 @@ not know: SIP, calls, RTP or the public API — ``voipkit.api.conference``
 decides who joins and wires each member's ports into a call's audio.
 
 Each member gets a ``MemberPort``: a ``MediaSink`` that a call's playout side
-writes its received (decoded) frame to, which ``put``\\ s it into the bridge,
+writes its received (decoded) frame to, which puts it into the bridge,
 and a ``MediaSource`` that the call's capture side reads, which returns what the
 bridge mixed for that member. The local sound device is one more member
 (``LOCAL_DEVICE``): the driver reads its ``local_capture`` source and writes
