@@ -159,7 +159,10 @@ class MediaConfig:
         parameters: dict[str, str] = {}
         for name, text in self.codec_parameters.items():
             try:
-                parse_fmtp_params(text)
+                names = parse_fmtp_params(text)
+                if any(not n or any(c.isspace() for c in n) for n in names) or \
+                        "\r" in text or "\n" in text:
+                    raise ValueError(text)
             except (SdpError, ValueError):
                 raise ConfigurationError(
                     f"codec_parameters[{name!r}] = {text!r} is not a=fmtp parameters "

@@ -494,9 +494,15 @@ class Phone:
         self._set_media(codecs=tuple(codecs))
 
     def set_audio_codec_parameter(self, codec: str, parameters: str) -> None:
-        """setAudioCodecParameter: the a=fmtp parameters of ``codec`` (``""`` removes them)."""
+        """setAudioCodecParameter: the a=fmtp parameters of ``codec``, e.g.
+        ``"useinbandfec=1;maxaveragebitrate=24000"``; ``""`` restores its defaults."""
         current = dict(self.config.media.codec_parameters)
-        current[codec] = parameters
+        current.pop(codec, None)
+        for name in list(current):
+            if name.upper() == codec.upper():
+                del current[name]
+        if parameters.strip():
+            current[codec] = parameters
         self._set_media(codec_parameters=current)
 
     def set_audio_codec_payload_type(self, codec: str, payload_type: int) -> None:
