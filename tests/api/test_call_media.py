@@ -12,7 +12,10 @@ Proves, end to end through the public API (real sockets, RTP, WAV recordings):
 - a forged and a replayed SRTP packet injected into a running session are dropped
   and counted (srtp_auth_failed, srtp_replayed), and the call's audio goes on;
 - b=AS/RS/RR lines appear in the offer when rtcp_bandwidth is set, and
-  Call.statistics_document() gives send/receive figures with a MOS estimate.
+  Call.statistics_document() gives send/receive figures with a MOS estimate;
+- VAD+CNG: a silent source sends CN packets only, a tone resumes audio with the
+  marker bit on its first packet only;
+- AEC's far-end reference is what the session plays out (the peer's tone).
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ import numpy as np
 import pytest
 
 from voipkit import api
+from voipkit.aio import media_session
 from voipkit.api import CallFailed, IncomingCall, Phone, PhoneConfig
 from voipkit.api.errors import MediaError
 from voipkit.media.codecs import FULL_CODECS
-from voipkit.media.frames import dominant_frequency
+from voipkit.media.dsp import ProcessingChain, SendDecision
+from voipkit.media.frames import Pcm, dominant_frequency
 from voipkit.media.ports import ToneSource
 from voipkit.media.rtp import RtpPacket
 from voipkit.media.srtp import SrtpPolicy
@@ -257,3 +262,52 @@ def test_vad_and_cng_send_comfort_noise_then_audio_with_marker(tmp_path: Path) -
     audio = [p for p in talk if p.payload_type == 0]
     assert len(audio) > 15
     assert audio[0].marker and not any(p.marker for p in audio[1:])
+
+
+def test_echo_canceller_reference_is_what_is_played_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bob turns AEC on for his call: his chain's far-end frames are Alice's tone."""
+    references: list[np.ndarray] = []
+
+    class SpyChain(ProcessingChain):
+        def process_capture(self, mic: Pcm, far_end: Pcm | None = None
+                            ) -> tuple[Pcm, SendDecision]:
+            if far_end is not None and self.aec:
+                references.append(far_end.copy())
+            return super().process_capture(mic, far_end)
+
+    monkeypatch.setattr(media_session, "ProcessingChain", SpyChain)
+
+    async def main() -> None:
+        alice, bob = Phone(_config()), Phone(_config())
+        await alice.start()
+        await bob.start()
+        _, host, port = bob.listening[0]
+        bob_calls: list[api.Call] = []
+
+        @bob.on(IncomingCall)
+        async def answer(event: IncomingCall) -> None:
+            bob_calls.append(event.call)
+            await event.call.answer()
+
+        try:
+            call = await alice.call(f"sip:bob@{host}:{port}")
+            await call.answered(timeout=5)
+            await asyncio.sleep(0.1)
+            bob_call = bob_calls[0]
+            bob_call.set_audio_processing(aec=True)
+            assert call.audio is not None
+            call.audio.set_source(ToneSource(440.0, -6.0))
+            await asyncio.sleep(0.8)
+            assert bob_call.statistics()["packets_sent"] > 20  # processed audio still sent
+            await call.hangup()
+            await call.ended(timeout=5)
+        finally:
+            await alice.close()
+            await bob.close()
+
+    asyncio.run(main())
+    assert len(references) > 20
+    tail = np.concatenate(references[len(references) // 2:])
+    assert np.sqrt(np.mean(tail.astype(np.float64) ** 2)) > 1000
+    assert abs(dominant_frequency(tail, 8000) - 440.0) < 20
