@@ -15,6 +15,8 @@ Proves:
 - an SRTP call keeps its keys through hold and unhold re-INVITEs: no packet fails
   authentication and audio flows again after unhold;
 - Call.set_audio_processing overrides the phone's switches for that call's session;
+  Call.set_audio_bitrate re-shapes a running Opus encoder (smaller packets) and
+  Call.set_audio_rtcp_bandwidth puts b= lines in the call's next offer;
 - the call's audio device is the one default_audio_device picks (the virtual device
   when PortAudio lists none, as in CI).
 """
@@ -198,3 +200,55 @@ def test_call_audio_uses_the_default_audio_device() -> None:
     if recording_devices() and playout_devices():
         pytest.skip("PortAudio lists a sound card here: the card is used instead")
     assert isinstance(asyncio.run(main()), VirtualAudioDevice)
+
+
+def test_call_bitrate_and_rtcp_bandwidth_setters() -> None:
+    """Call.set_audio_bitrate re-shapes the running Opus encoder (smaller packets);
+    Call.set_audio_rtcp_bandwidth puts b= lines in the call's next offer."""
+    opus = {"codecs": ("opus",)}
+
+    async def main() -> tuple[float, float, str]:
+        alice, bob = Phone(_config(**opus)), Phone(_config(**opus))
+        await alice.start()
+        await bob.start()
+        _, host, port = bob.listening[0]
+        offers: list[str] = []
+
+        @bob.on(IncomingCall)
+        async def answer(event: IncomingCall) -> None:
+            await event.call.answer()
+
+        bob.on(api.CallUpdated)(lambda e: offers.append(str(e.call.remote_sdp)))
+        try:
+            call = await alice.call(f"sip:bob@{host}:{port}")
+            await call.answered(timeout=5)
+            assert call.audio is not None
+            call.audio.set_source(ToneSource(440.0, -6.0))  # a steady tone: steady sizes
+
+            async def bytes_per_packet(seconds: float) -> float:
+                first = call.statistics()
+                await asyncio.sleep(seconds)
+                last = call.statistics()
+                packets = int(last["packets_sent"]) - int(first["packets_sent"])
+                return (int(last["bytes_sent"]) - int(first["bytes_sent"])) / packets
+
+            await asyncio.sleep(0.2)
+            high = await bytes_per_packet(0.5)
+            call.set_audio_bitrate("OPUS", 8000)
+            with pytest.raises(ConfigurationError):
+                call.set_audio_bitrate("opus", 1)
+            await asyncio.sleep(0.1)
+            low = await bytes_per_packet(0.5)
+            call.set_audio_rtcp_bandwidth(1500, 500, 40)
+            await call.update()
+            await asyncio.sleep(0.3)
+            await call.hangup()
+            await call.ended(timeout=5)
+        finally:
+            await alice.close()
+            await bob.close()
+        return high, low, offers[-1] if offers else ""
+
+    high, low, offer = asyncio.run(main())
+    assert low < high * 0.6  # 32 kb/s default (~80 B payload) -> 8 kb/s (~20 B)
+    assert "b=AS:40" in offer and "b=RS:500" in offer and "b=RR:1500" in offer

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from voipkit.aio.media_session import AudioSession
 from voipkit.api.bus import EventBus, Handler
+from voipkit.api.config import MediaConfig, canonical_codec
 from voipkit.api.errors import CallFailed as CallFailedError
 from voipkit.api.errors import ConfigurationError, InvalidStateError, MediaError
 from voipkit.api.events import (
@@ -135,6 +136,8 @@ class Call:
         self.secure_signalling = False
         "The call's SIP travels over TLS (SDES keys may be sent, RFC 4568 §8.1)."
         self._processing: dict[str, bool] = {}
+        self._bitrates: dict[str, int] = {}
+        self._rtcp_bandwidth: tuple[int | None, int | None, int | None] | None = None
         if audio is not None:
             self._wire_audio(audio)
 
@@ -373,6 +376,35 @@ class Call:
         if self.audio is not None:
             self.audio.set_processing(**self._processing_switches())
 
+    def set_audio_bitrate(self, codec: str, bitrate: int) -> None:
+        """setAudioBitrate for this call: bits per second of ``codec`` (opus, AMR); a
+        running stream sending that codec gets a new encoder at once."""
+        name = canonical_codec(codec)
+        MediaConfig(codec_bitrates={name: bitrate})  # the same checks as the phone's
+        self._bitrates[name] = bitrate
+        if self.audio is not None and self.negotiated is not None:
+            try:
+                self.audio.configure(self.negotiated, bitrates=self._codec_bitrates())
+            except ValueError as exc:
+                raise MediaError(f"call {self.id}: cannot apply the bit rate: {exc}") from exc
+
+    def set_audio_rtcp_bandwidth(self, rr: int | None, rs: int | None,
+                                 as_kbps: int | None) -> None:
+        """setAudioRtcpBandwidth for this call: b=RR/RS (bits/s) and b=AS (kb/s) in the
+        call's next offer or answer (``update()`` sends one now)."""
+        MediaConfig(rtcp_bandwidth=(rr, rs, as_kbps))  # the same checks as the phone's
+        self._rtcp_bandwidth = (rr, rs, as_kbps)
+
+    def _codec_bitrates(self) -> dict[str, int]:
+        rates = dict(self._phone.config.media.codec_bitrates) | self._bitrates
+        return {name.lower(): bps for name, bps in rates.items()}
+
+    def _bandwidths(self) -> list[Bandwidth]:
+        if self._rtcp_bandwidth is None:
+            return rtcp_bandwidth_lines(self._phone)
+        rr, rs, as_kbps = self._rtcp_bandwidth
+        return bandwidth_lines(as_kbps=as_kbps, rs=rs, rr=rr)
+
     def _processing_switches(self) -> dict[str, bool]:
         media = self._phone.config.media
         switches = {"vad": media.vad, "cng": media.cng, "aec": media.aec, "ans": media.ans,
@@ -487,7 +519,8 @@ class Call:
         offer = build_offer(self._phone, audio, direction, session_id=self._sdp_session_id,
                             version=self._sdp_version,
                             secure_signalling=self.secure_signalling,
-                            crypto=self._reusable_offer_crypto())
+                            crypto=self._reusable_offer_crypto(),
+                            bandwidths=self._bandwidths())
         self._local_sdp = offer
         return bytes(offer)
 
@@ -512,7 +545,7 @@ class Call:
             port=audio.local_port, session_id=self._sdp_session_id,
             session_version=self._sdp_version, direction=self._direction(),
             ptime=media.ptime, rtcp_mux=False, username="voipkit", ids=self._phone.ids,
-            srtp=srtp, bandwidths=rtcp_bandwidth_lines(self._phone),
+            srtp=srtp, bandwidths=self._bandwidths(),
         )
         streams = [_keep_answer_key(s, previous) for s in streams]
         _rewrite_answer_crypto(answer, streams)
@@ -553,12 +586,11 @@ class Call:
         if not streams or self.audio is None:
             return
         self.negotiated = streams[0]
-        media = self._phone.config.media
         try:
             self.audio.configure(
                 streams[0],
                 local_fmtp={name.lower(): fmtp for name, fmtp in local_fmtp(self._phone).items()},
-                bitrates={name.lower(): bps for name, bps in media.codec_bitrates.items()})
+                bitrates=self._codec_bitrates())
         except ValueError as exc:
             logger.warning("call %s: cannot use the negotiated audio: %s", self.id, exc)
             return
@@ -715,7 +747,8 @@ def rtcp_bandwidth_lines(phone: Phone) -> list[Bandwidth]:
 def build_offer(phone: Phone, audio: AudioSession, direction: Direction, *,
                 session_id: int | None = None, version: int = 1,
                 secure_signalling: bool = False,
-                crypto: list[Crypto] | None = None) -> SessionDescription:
+                crypto: list[Crypto] | None = None,
+                bandwidths: list[Bandwidth] | None = None) -> SessionDescription:
     """An audio offer for ``audio``'s address and port with the phone's codecs.
 
     The SRTP policy decides the protocol and a=crypto lines (``media.srtp.plan_offer``);
@@ -745,7 +778,7 @@ def build_offer(phone: Phone, audio: AudioSession, direction: Direction, *,
         session_version=version, direction=direction, ptime=ptime,
         maxptime=media.maxptime, telephone_event_pt=media.dtmf_payload_type,
         username="voipkit", crypto=keys, proto=plan.proto,
-        bandwidths=rtcp_bandwidth_lines(phone),
+        bandwidths=rtcp_bandwidth_lines(phone) if bandwidths is None else bandwidths,
     )
 
 
