@@ -173,3 +173,48 @@ def test_offerless_invite_gets_audio(tmp_path: Path) -> None:
         assert abs(dominant_frequency(samples.astype(np.int16), rate) - 1000.0) < 10
 
     asyncio.run(main())
+
+
+def test_call_methods_for_recording_playback_and_conference(tmp_path: Path) -> None:
+    """The Call/Phone methods reach the media_files and conference features."""
+
+    async def main() -> None:
+        alice, bob, bob_uri = await _pair()
+
+        @bob.on(IncomingCall)
+        async def answer(event: IncomingCall) -> None:
+            await event.call.answer()
+
+        try:
+            call = await alice.call(bob_uri)
+            await call.answered(timeout=5)
+            tone = tmp_path / "tone.wav"
+            with wave.open(str(tone), "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(8000)
+                t = np.arange(8000) / 8000
+                w.writeframes((np.sin(2 * np.pi * 600 * t) * 8000).astype(np.int16).tobytes())
+            recording = call.start_record(tmp_path / "both.wav", stereo=True)
+            playback = call.play_to_remote(tone)
+            assert await asyncio.wait_for(playback.done, 5) is True
+            path = call.stop_record()
+            assert path is not None and Path(path).exists()
+            assert recording.seconds > 0.5
+            conference = alice.create_conference()
+            assert alice.conference is conference
+            await conference.join(call)
+            conference.leave(call)
+            conference.destroy()
+            await call.hangup()
+            await call.ended(timeout=5)
+        finally:
+            await alice.close()
+            await bob.close()
+        with wave.open(path) as w:
+            assert (w.getnchannels(), w.getframerate()) == (2, 8000)
+            frames = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+        left = frames[0::2]  # local side: the file we played
+        assert abs(dominant_frequency(left.astype(np.int16), 8000) - 600.0) < 10
+
+    asyncio.run(main())

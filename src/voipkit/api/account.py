@@ -199,7 +199,9 @@ class Account:
         manager = phone.manager
         extra = tuple(("Route", str(route)) for route in self._route()) + tuple(headers)
         local = NameAddr(self.aor, self.config.display_name)
-        offer = build_offer(phone, audio, Direction.SENDRECV) if send_sdp else None
+        secure = transport is TransportKind.TLS  # SDES keys may travel only over TLS
+        offer = (build_offer(phone, audio, Direction.SENDRECV, secure_signalling=secure)
+                 if send_sdp else None)
         try:
             session = inv.InviteSession.create_uac(
                 manager, request_uri=target, from_=local, to=NameAddr(request_uri),
@@ -213,6 +215,7 @@ class Account:
             raise
         call = Call(phone, session, incoming=False, remote=NameAddr(request_uri), local=local,
                     audio=audio, offer=offer)
+        call.secure_signalling = secure
         phone.register_call(call)
         phone.pump()
         return call

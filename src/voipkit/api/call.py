@@ -20,6 +20,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from voipkit.aio.media_session import AudioSession
+from voipkit.api import media_files
 from voipkit.api.bus import EventBus, Handler
 from voipkit.api.config import MediaConfig, canonical_codec
 from voipkit.api.errors import CallFailed as CallFailedError
@@ -340,6 +341,30 @@ class Call:
             path, self._pending_recording = self._pending_recording, None
             return path
         return self.audio.stop_recording() if self.audio is not None else None
+
+    def start_record(self, path: str | os.PathLike[str],
+                     **options: Any) -> media_files.CallRecording:
+        """startRecord: both legs, any container PyAV writes, send/recv/both, mono or stereo.
+
+        See ``voipkit.api.media_files.CallRecording.start`` for the options. The file is
+        finalised by ``stop_record``, by the end of the call, or by the phone's close.
+        """
+        return media_files.CallRecording.start(self, path, **options)
+
+    def stop_record(self) -> str | None:
+        """stopRecord: finalise the recording started with ``start_record``; its path."""
+        return media_files.stop_recording(self)
+
+    def play_to_remote(self, path: str | os.PathLike[str], *, loop: bool = False,
+                       mode: media_files.PlayMode = media_files.PlayMode.REPLACE,
+                       ) -> media_files.RemotePlayback:
+        """startPlayingFileToRemote: any audio file PyAV reads, replacing or mixed with
+        the microphone; ``PlaybackFinished`` is emitted once when it ends."""
+        return media_files.play_to_remote(self, path, loop=loop, mode=mode)
+
+    def stop_playing(self) -> bool:
+        """stopPlayingFileToRemote; False when nothing was playing."""
+        return media_files.stop_playing(self)
 
     def mute(self, *, incoming: bool | None = None, outgoing: bool | None = None) -> None:
         """Mute the peer's audio (``incoming``) and/or ours (``outgoing``); None: unchanged."""

@@ -41,9 +41,11 @@ from voipkit.aio.sip_transport import (
     TransportConfig,
 )
 from voipkit.aio.stun import StunClient
+from voipkit.api import media_files
 from voipkit.api.account import Account
 from voipkit.api.bus import EventBus
 from voipkit.api.call import Call
+from voipkit.api.conference import Conference, destroy_conference
 from voipkit.api.config import AccountConfig, PhoneConfig, split_host_port
 from voipkit.api.errors import ConfigurationError, InvalidStateError
 from voipkit.api.events import (
@@ -212,6 +214,8 @@ class Phone:
                 await account.unregister(timeout=2.0)
             except Exception as exc:
                 logger.info("unregistering %s on close: %s", account, exc)
+        destroy_conference(self)
+        media_files.close_phone_media(self)
         for call in list(self._calls.values()):
             call.abort()
         if self._keepalive is not None:
@@ -573,6 +577,23 @@ class Phone:
         if not 1 <= count <= 10000:
             raise ConfigurationError(f"max calls {count} is not within 1-10000")
         self.policy.max_sessions = count
+
+    def create_conference(self, **options: Any) -> Conference:
+        """createAudioConference: one mix-minus bridge per phone, the local device a member."""
+        return Conference.create(self, **options)
+
+    @property
+    def conference(self) -> Conference | None:
+        """The phone's conference, if one was created."""
+        return Conference.of(self)
+
+    def play_locally(self, path: str, *, loop: bool = False) -> media_files.LocalPlayback:
+        """startPlayingFileLocally: play a file on the local audio device."""
+        return media_files.play_locally(self, path, loop=loop)
+
+    def stop_playing_locally(self) -> bool:
+        """stopPlayingFileLocally; False when nothing was playing."""
+        return media_files.stop_playing_locally(self)
 
     def set_do_not_disturb(self, enabled: bool) -> None:
         """setDoNotDisturb: refuse incoming calls with 480 Temporarily Unavailable."""
