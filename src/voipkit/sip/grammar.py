@@ -140,11 +140,13 @@ VIA_FAST: Final[re.Pattern[str]] = re.compile(
     f"SIP/2\\.0/({_TOKEN_P}) ({HOST})(?::(\\d{{1,5}}))?({_SIMPLE_PARAMS_P})"
 )
 
-#: name-addr with an optional display name, a lower-case sip:/sips: URI in <>, and simple
-#: token parameters. The URI groups are those of SIP_URI_REST.
-NAME_ADDR_FAST: Final[re.Pattern[str]] = re.compile(
-    f'(?:"(?P<quoted>[^"\\\\\\x00-\\x1f\\x7f]*+)"[ \\t]*|'
-    f"(?P<token>{_TOKEN_P}(?:[ \\t]++{_TOKEN_P})*+)"
-    f"[ \\t]*)?<(?P<uri>(?P<scheme>sips?):{SIP_URI_REST.pattern})>"
-    f"(?P<hparams>{_SIMPLE_PARAMS_P})"
+#: The rest of a name-addr after ``<sip:`` or ``<sips:``: the URI (the groups of
+#: SIP_URI_REST), ">" and simple token parameters. ``headers.NameAddr.parse`` reads the
+#: display name and the scheme itself (a ``find`` and a few slices cost less than letting
+#: the regex try its alternatives) and matches this from the position after the colon.
+NAME_ADDR_TAIL: Final[re.Pattern[str]] = re.compile(
+    f"{SIP_URI_REST.pattern}>(?P<hparams>{_SIMPLE_PARAMS_P})"
 )
+
+#: A display name of tokens (``Bob``, ``Bob Smith``) up to the "<", blanks after it allowed.
+DISPLAY_TOKENS: Final[re.Pattern[str]] = re.compile(f"{_TOKEN_P}(?:[ \\t]++{_TOKEN_P})*+[ \\t]*+")

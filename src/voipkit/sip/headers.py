@@ -190,7 +190,8 @@ def split_list(value: str) -> list[str]:
 
 
 _NAME_ADDR: Final = grammar.NAME_ADDR.fullmatch
-_NAME_ADDR_FAST: Final = grammar.NAME_ADDR_FAST.fullmatch
+_NAME_ADDR_TAIL: Final = grammar.NAME_ADDR_TAIL.fullmatch
+_DISPLAY_TOKENS: Final = grammar.DISPLAY_TOKENS.fullmatch
 _ADDR_SPEC: Final = grammar.ADDR_SPEC.fullmatch
 _PARAM_LIST: Final = grammar.PARAM_LIST.fullmatch
 _SIMPLE_PARAMS: Final = grammar.SIMPLE_PARAMS.fullmatch
@@ -338,12 +339,56 @@ class NameAddr:
         Raises:
             ParseError: 400 when the text is neither form.
         """
-        m = _NAME_ADDR_FAST(text)
+        # The fast path: an optional display name (read here, without a regex), then
+        # "<sip:" or "<sips:" and grammar.NAME_ADDR_TAIL from there. Anything it does not
+        # take goes through _parse_general, so it decides speed only, never what is accepted.
+        first = text[:1]
+        name = ""
+        display: str | None = None
+        quoted = False
+        lt = -1
+        if first == "<":
+            lt = 0
+        elif first == '"':
+            close = text.find('"', 1)
+            # A quoted name without quoted-pairs and control characters is its own value.
+            if close > 0:
+                name = text[1:close]
+                if "\\" not in name and name.isprintable():
+                    lt = close + 1
+                    end = len(text)
+                    while lt < end and (text[lt] == " " or text[lt] == "\t"):
+                        lt += 1
+                    if lt < end and text[lt] == "<":
+                        display = name
+                        quoted = True
+                    else:
+                        lt = -1
+        else:
+            lt = text.find("<")
+            if lt > 0:
+                # The usual token display name is one ASCII word and one space ("Bob <").
+                cut = lt - 1 if text[lt - 1] == " " else lt
+                name = text[:cut]
+                if not (name.isascii() and name.isalnum()):
+                    if _DISPLAY_TOKENS(text, 0, lt) is None:
+                        lt = -1
+                    name = text[:lt].rstrip(" \t")
+                display = name
+        m = None
+        if lt >= 0:
+            if text.startswith("sip:", lt + 1):
+                scheme = "sip"
+                m = _NAME_ADDR_TAIL(text, lt + 5)
+            elif text.startswith("sips:", lt + 1):
+                scheme = "sips"
+                m = _NAME_ADDR_TAIL(text, lt + 6)
         if m is not None:
             # Unpacking a typed tuple is native under mypyc; unpacking m.groups() is generic.
             g: tuple[Any, ...] = m.groups()
-            (quoted, token, uri_text, scheme, user, password, host, port, uparams, uheaders,
-             hparams) = g
+            user, password, host, port, uparams, uheaders, hparams = g
+            gt = len(text) - len(hparams) - 1
+            uri_text = text[lt + 1:gt]
             uri = make_sip_uri(scheme, user, password, host, port, uparams, uheaders, uri_text)
             canonical = uri._raw is not None
             params: dict[str, str | None]
@@ -353,20 +398,18 @@ class NameAddr:
             else:
                 params = {}
             raw: RawCache
-            if quoted is not None:
+            if quoted:
                 # Canonical when one space separates the closing quote from "<".
-                close = len(quoted) + 1
-                raw = text if canonical and text[close + 1:close + 3] == " <" else (
-                    f'"{quoted}" <{uri_text}>{hparams}' if canonical else None)
-                na = NameAddr(uri, quoted, params)
-            elif token is not None:
+                raw = text if canonical and lt == len(name) + 3 else (
+                    f'"{name}" <{uri_text}>{hparams}' if canonical else None)
+            elif display is not None:
                 # A token display name keeps its written form (``Bob <sip:...>``) when one
                 # space separates it from "<"; both forms give the same value back.
-                raw = text if canonical and text[len(token):len(token) + 2] == " <" else None
-                na = NameAddr(uri, token, params)
+                raw = (text if canonical and lt == len(name) + 1 and text[lt - 1] == " "
+                       else None)
             else:
                 raw = text if canonical else None
-                na = NameAddr(uri, None, params)
+            na = NameAddr(uri, display, params)
             na._raw = raw
             na._uri_raw = uri._raw
             return na

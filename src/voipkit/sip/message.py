@@ -729,11 +729,13 @@ def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Requ
     if uri is None:
         response = Response(status, reason, from_=from_, to=to, call_id=call_id, cseq=cseq,
                             headers=headers)
-        msg = result = response
+        result = response
+        msg = cast(Message, response)  # a cast: assigning would narrow msg to Response
     else:
         request = Request(method, uri, from_=from_, to=to, call_id=call_id, cseq=cseq,
                           headers=headers)
-        msg = result = request
+        result = request
+        msg = cast(Message, request)
     msg.via = via
     msg.max_forwards = max_forwards
     msg.contact = contact
