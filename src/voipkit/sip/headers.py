@@ -370,22 +370,35 @@ class NameAddr:
                 # The usual token display name is one ASCII word and one space ("Bob <").
                 cut = lt - 1 if text[lt - 1] == " " else lt
                 name = text[:cut]
-                if not (name.isascii() and name.isalnum()):
+                # (isalnum also takes non-ASCII letters; the encoded length rules them out,
+                # and is a native call where isascii is a generic one.)
+                if not (name.isalnum() and len(name.encode()) == len(name)):
                     if _DISPLAY_TOKENS(text, 0, lt) is None:
                         lt = -1
                     name = text[:lt].rstrip(" \t")
                 display = name
         m = None
         if lt >= 0:
-            if text.startswith("sip:", lt + 1):
+            # One slice and primitive compares (startswith with a start index is a generic
+            # method call under mypyc).
+            head = text[lt + 1:lt + 6]
+            if head.startswith("sip:"):
                 scheme = "sip"
                 m = _NAME_ADDR_TAIL(text, lt + 5)
-            elif text.startswith("sips:", lt + 1):
+            elif head == "sips:":
                 scheme = "sips"
                 m = _NAME_ADDR_TAIL(text, lt + 6)
         if m is not None:
             # Unpacking a typed tuple is native under mypyc; unpacking m.groups() is generic.
+            # The declared types make the later tests and len() native too.
             g: tuple[Any, ...] = m.groups()
+            user: str | None
+            password: str | None
+            host: str
+            port: str | None
+            uparams: str | None
+            uheaders: str | None
+            hparams: str
             user, password, host, port, uparams, uheaders, hparams = g
             gt = len(text) - len(hparams) - 1
             uri_text = text[lt + 1:gt]
@@ -579,6 +592,10 @@ class Via:
         m = _VIA_FAST(text)
         if m is not None:
             g: tuple[Any, ...] = m.groups()
+            transport: str
+            host: str
+            port: str | None
+            params_text: str | None
             transport, host, port, params_text = g
             # upper() is a mypyc primitive, isupper() a generic method call.
             upper = transport.upper()

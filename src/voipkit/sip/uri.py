@@ -93,18 +93,24 @@ def split_params(raw: str) -> tuple[dict[str, str | None], bool]:
         return {lname: value}, lname == name
     params: dict[str, str | None] = {}
     canonical = True
-    items = raw.split(";")
-    for i in range(1, len(items)):
-        item = items[i]
-        eq = item.find("=")
-        name = item[:eq] if eq >= 0 else item
+    count = 0
+    start = 1
+    end = len(raw)
+    while start <= end:
+        stop = raw.find(";", start)
+        if stop < 0:
+            stop = end
+        eq = raw.find("=", start, stop)
+        name = raw[start:eq] if eq >= 0 else raw[start:stop]
         if name not in lower_names:
             lname = name.lower()
             if lname != name:
                 canonical = False
             name = lname
-        params[name] = item[eq + 1:] if eq >= 0 else None
-    return params, canonical and len(items) - 1 == len(params)
+        params[name] = raw[eq + 1:stop] if eq >= 0 else None
+        count += 1
+        start = stop + 1
+    return params, canonical and count == len(params)
 
 
 def format_params(params: dict[str, str | None]) -> str:
