@@ -116,3 +116,11 @@ class SIPCallbackEvents:
     def onRecvInfo(self, infoMessage: str) -> int:
         """An in-dialog INFO with a supported body arrived (DTMF INFO: onRecvDtmfTone)."""
         return 0
+
+    def onPlayFileFinished(self, sessionId: int, fileName: str) -> int:
+        """A file started by startPlayingFileToRemote (without loop) has played to its end."""
+        return 0
+
+    def onStatistics(self, sessionId: int, stat: str) -> int:
+        """getStatistics' answer: the call's RTP statistics as a JSON object (see getStatistics)."""
+        return 0

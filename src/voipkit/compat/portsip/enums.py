@@ -104,6 +104,29 @@ class DIRECTION_MODE(IntEnum):  # noqa: N801
     DIRECTION_INACTIVE = 4
 
 
+class RECORD_MODE(IntEnum):  # noqa: N801
+    """What ``startRecord`` records (``audioRecordMode``, ``videoRecordMode``)."""
+
+    RECORD_NONE = 0
+    RECORD_RECV = 1
+    "What is received: the remote party."
+    RECORD_SEND = 2
+    "What is sent: the local party."
+    RECORD_BOTH = 3
+
+
+class FILE_FORMAT(IntEnum):  # noqa: N801
+    """The container of a ``startRecord`` file."""
+
+    FILEFORMAT_NONE = 0
+    FILEFORMAT_WAVE = 1
+    "16-bit PCM WAV (``.wav``)."
+    FILEFORMAT_AMR = 2
+    "AMR storage format (RFC 4867 §5): voipkit cannot write it yet."
+    FILEFORMAT_MP4 = 3
+    "AAC audio in MP4 (``.mp4`` / ``.m4a``)."
+
+
 DTMF_TONES = "0123456789*#ABCD!"
 "``sendDtmf``'s code and ``onRecvDtmfTone``'s tone: index 0-16 (16, ``!``, is FLASH)."
 
@@ -112,7 +135,9 @@ __all__ = [
     "DIRECTION_MODE",
     "DTMF_METHOD",
     "DTMF_TONES",
+    "FILE_FORMAT",
     "PORTSIP_LOG_LEVEL",
+    "RECORD_MODE",
     "SESSION_REFRESH_MODE",
     "SRTP_POLICY",
     "TRANSPORT_TYPE",

@@ -58,6 +58,7 @@ from voipkit.api import (
     VoipkitError,
 )
 from voipkit.compat.portsip._bridge import Bridge
+from voipkit.compat.portsip.audio import AudioFunctions
 from voipkit.compat.portsip.callbacks import SIPCallbackEvents
 from voipkit.compat.portsip.codes import ErrorCode, to_code
 from voipkit.compat.portsip.enums import (
@@ -106,7 +107,7 @@ class StringBuilder:
         return len(self.value)
 
 
-class PortSIPLib:
+class PortSIPLib(AudioFunctions):
     """PortSIP-compatible facade over ``voipkit.api``.
 
     Vendor contract: methods return 0 (or a new id > 0) on success and a negative
@@ -135,6 +136,7 @@ class PortSIPLib:
         self._log_level_before: int | None = None
         self._errors_before = 0
         self._warned_dtmf_tone = False
+        self._reset_audio()
 
     # --- voipkit-specific, read-only ---------------------------------------------------
 
@@ -576,6 +578,9 @@ class PortSIPLib:
 
     def call(self, callee: str, sendSdp: bool, videoCall: bool) -> int:
         """Call ``callee`` (a name or a SIP URI). Returns the new sessionId (> 0)."""
+        refused = self._refuse_without_codec("call")
+        if refused is not None:
+            return refused
         return self._call(self._call_out, callee, sendSdp, videoCall)
 
     async def _call_out(self, callee: str, send_sdp: bool, video: bool) -> int:
@@ -600,6 +605,9 @@ class PortSIPLib:
         if videoCall:
             logger.info("answerCall: videoCall=True, but voipkit has no video yet")
             return ErrorCode.INVALID_ARGUMENT
+        refused = self._refuse_without_codec("answerCall")
+        if refused is not None:
+            return refused
         return self._with_call(sessionId, lambda call: call.answer())
 
     def updateCall(self, sessionId: int, enableAudio: bool, enableVideo: bool,
@@ -686,6 +694,7 @@ class PortSIPLib:
         }
         for event_type, handler in handlers.items():
             phone.on(event_type)(handler)
+        self._subscribe_audio(phone)
 
     def _codecs(self) -> tuple[str, ...]:
         return self._require_phone().config.media.codecs
