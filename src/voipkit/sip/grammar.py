@@ -57,7 +57,10 @@ _HNVCHAR = f"[{UNRESERVED}\\[\\]/?:+$%]"
 SIP_URI_REST: Final[re.Pattern[str]] = re.compile(
     f"(?:(?P<user>{_USER})(?::(?P<password>{_PASSWORD}))?@)?"
     f"(?P<host>{HOST})(?::(?P<port>\\d{{1,5}}))?"
-    f"(?P<params>(?:;{_PARAMCHAR}++(?:={_PARAMCHAR}*+)?)*+)"
+    # ";" name [ "=" value ]; written without a nested optional group (which the re engine
+    # runs as a repeat with saved marks): a name never holds "=", so "=?+" then the value
+    # class accepts exactly the same text.
+    f"(?P<params>(?:;{_PARAMCHAR}++=?+{_PARAMCHAR}*+)*+)"
     f"(?:\\?(?P<headers>{_HNVCHAR}*={_HNVCHAR}*(?:&{_HNVCHAR}*={_HNVCHAR}*)*))?"
 )
 #: A "%" that does not start an escaped octet (RFC 3261 §25.1 escaped = "%" HEXDIG HEXDIG).
@@ -94,8 +97,19 @@ PARAM_LIST: Final[re.Pattern[str]] = re.compile(
 PARAM_ITEM: Final[re.Pattern[str]] = re.compile(f";{SWS}({TOKEN})(?:{SWS}={SWS}({_GEN_VALUE}))?")
 
 #: The common case of PARAM_LIST: no whitespace, no quoted values (checked first, faster).
+#: Like the fast patterns below it also takes an empty value; see ``simple_params_ok``.
 SIMPLE_PARAMS: Final[re.Pattern[str]] = re.compile(
-    f"(?:;[{TOKEN_CHARS}]++(?:=[{TOKEN_CHARS}]++)?)++")
+    f"(?:;[{TOKEN_CHARS}]++=?+[{TOKEN_CHARS}]*+)++")
+
+
+def simple_params_ok(params: str) -> bool:
+    """True unless a parameter matched by a simple-params pattern has an empty value.
+
+    The patterns accept ``;name=`` (cheaper than a nested group); RFC 3261 §25.1
+    generic-param needs a value after "=", so ``=;`` or a final ``=`` sends the text to
+    the general patterns, which reject it.
+    """
+    return "=;" not in params and params[-1:] != "="
 
 #: via-parm = sent-protocol LWS sent-by *( SEMI via-params )
 VIA: Final[re.Pattern[str]] = re.compile(
@@ -133,7 +147,9 @@ QUOTE_NEEDED: Final[re.Pattern[str]] = re.compile(r'["\\\x00-\x09\x0b\x0c\x0e-\x
 # they only decide speed, never what is accepted. Their repeats are possessive for the
 # reason given at HOSTNAME: a token never holds ";", "=", ">", blanks or the end.
 _TOKEN_P = f"[{TOKEN_CHARS}]++"
-_SIMPLE_PARAMS_P = f"(?:;{_TOKEN_P}(?:={_TOKEN_P})?)*+"
+#: ``*( ";" token [ "=" token ] )`` with a flat body, as in SIP_URI_REST: it also takes an
+#: empty value (``;a=``), so every user checks ``simple_params_ok`` after a match.
+_SIMPLE_PARAMS_P = f"(?:;{_TOKEN_P}=?+[{TOKEN_CHARS}]*+)*+"
 
 #: via-parm for "SIP/2.0/transport host[:port]" and simple token parameters.
 VIA_FAST: Final[re.Pattern[str]] = re.compile(

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Final
 
 from voipkit.sip import grammar
 from voipkit.sip.errors import ParseError
+from voipkit.sip.grammar import simple_params_ok
 from voipkit.sip.uri import (
     RawCache,
     Uri,
@@ -212,7 +213,7 @@ def _parse_generic_params(raw: str, where: str) -> tuple[dict[str, str | None], 
 
     The flag is True when ``format_params`` of the result gives ``raw`` back.
     """
-    if _SIMPLE_PARAMS(raw) is not None:
+    if _SIMPLE_PARAMS(raw) is not None and simple_params_ok(raw):
         return split_params(raw)
     if _PARAM_LIST(raw) is None:
         raise ParseError(f"malformed parameters {raw.strip()!r} in {where}")
@@ -400,6 +401,8 @@ class NameAddr:
             uheaders: str | None
             hparams: str
             user, password, host, port, uparams, uheaders, hparams = g
+            if hparams and not simple_params_ok(hparams):
+                return cls._parse_general(text)
             gt = len(text) - len(hparams) - 1
             uri_text = text[lt + 1:gt]
             uri = make_sip_uri(scheme, user, password, host, port, uparams, uheaders, uri_text)
@@ -590,13 +593,17 @@ class Via:
                 ``ttl``/``rport`` values.
         """
         m = _VIA_FAST(text)
+        transport: str
+        host: str
+        port: str | None
+        params_text: str | None
+        fast = False
         if m is not None:
             g: tuple[Any, ...] = m.groups()
-            transport: str
-            host: str
-            port: str | None
-            params_text: str | None
             transport, host, port, params_text = g
+            # An empty parameter value (";a=") goes to the general pattern, which rejects it.
+            fast = not params_text or simple_params_ok(params_text)
+        if fast:
             # upper() is a mypyc primitive, isupper() a generic method call.
             upper = transport.upper()
             canonical = upper == transport
@@ -685,7 +692,9 @@ class CSeq:
         Raises:
             ParseError: 400 for bad syntax or a number above 2**32-1 (RFC 3261 §8.1.1.5).
         """
-        digits, _, method = text.partition(" ")
+        sp = text.find(" ")  # find and slices: no partition tuple
+        digits = text[:sp]
+        method = text[sp + 1:] if sp >= 0 else ""
         if method in COMMON_METHODS and digits.isdecimal():
             # The common shape, checked without the regex: "1*DIGIT SP Method" where
             # Method is a known token (str.isdecimal is exactly the re module's \d+).
