@@ -229,13 +229,20 @@ def test_record_both_legs_to_wav(pair: Pair, tmp_path: Path) -> None:
         seconds = w.getnframes() / w.getframerate()
     assert elapsed - 0.15 <= seconds <= elapsed + 0.05
 
+    assert alice.startRecord(sid, folder, "call.m4a", False, 1, FILE_FORMAT.FILEFORMAT_MP4,
+                             RECORD_MODE.RECORD_SEND, none) == 0
+    time.sleep(0.2)
+    assert alice.stopRecord(sid) == 0
+    assert os.path.getsize(os.path.join(folder, "call.m4a")) > 0
+
 
 def test_play_file_to_remote_finishes_once_and_is_heard(pair: Pair, tmp_path: Path) -> None:
     alice, alice_events, bob, bob_events = pair
     sid, bob_sid = _connect(alice, alice_events, bob, bob_events)
     tone = str(_tone(tmp_path / "tone.wav", 0.4))
     assert alice.startPlayingFileToRemote(sid, tone, False, 0) == ErrorCode.INVALID_ARGUMENT
-    assert alice.startPlayingFileToRemote(sid, str(tmp_path / "none.wav"), False, 1) < 0
+    assert alice.startPlayingFileToRemote(sid, str(tmp_path / "none.wav"), False, 1) == \
+        ErrorCode.MEDIA_FILE_ERROR
     assert alice.stopPlayingFileToRemote(sid) == ErrorCode.INVALID_STATE
     assert bob.startRecord(bob_sid, str(tmp_path), "heard.wav", False, 1,
                            FILE_FORMAT.FILEFORMAT_WAVE, RECORD_MODE.RECORD_RECV,
@@ -250,6 +257,8 @@ def test_play_file_to_remote_finishes_once_and_is_heard(pair: Pair, tmp_path: Pa
     assert alice.startPlayingFileToRemote(sid, tone, True, 2) == 0
     assert alice.stopPlayingFileToRemote(sid) == 0  # stopped: no onPlayFileFinished
     assert alice.startPlayingFileLocally(tone, True, 1) == ErrorCode.INVALID_ARGUMENT
+    assert alice.startPlayingFileLocally(str(tmp_path / "none.wav"), False, 0) == \
+        ErrorCode.MEDIA_FILE_ERROR
     assert alice.startPlayingFileLocally(tone, True, None) == 0
     assert alice.stopPlayingFileLocally() == 0
     assert alice.stopPlayingFileLocally() == ErrorCode.INVALID_STATE

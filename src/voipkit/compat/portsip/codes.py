@@ -28,6 +28,7 @@ from voipkit.api.errors import (
     TransportError,
     VoipkitError,
 )
+from voipkit.api.media_files import MediaFileError
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class ErrorCode(IntEnum):
     CODEC_UNAVAILABLE = -60031
     DEVICE_ERROR = -60032
     RECORDING_ERROR = -60033
+    MEDIA_FILE_ERROR = -60034
     CALLED_FROM_MEDIA_THREAD = -60040
     INTERNAL_ERROR = -60099
 
@@ -82,6 +84,9 @@ MEANING: Mapping[ErrorCode, str] = {
     ErrorCode.CODEC_UNAVAILABLE: "No usable codec in common with the peer.",
     ErrorCode.DEVICE_ERROR: "A sound device could not be used.",
     ErrorCode.RECORDING_ERROR: "A recording could not be started or written.",
+    ErrorCode.MEDIA_FILE_ERROR: "A media file cannot be played or recorded: missing, "
+                                "unreadable, not audio, or a format this build cannot "
+                                "write (startPlayingFileToRemote, startRecord ...).",
     ErrorCode.CALLED_FROM_MEDIA_THREAD: "A raw media callback (which runs on the I/O loop) "
                                         "tried to call the library.",
     ErrorCode.INTERNAL_ERROR: "An unexpected failure inside voipkit (logged with its "
@@ -103,6 +108,7 @@ _TABLE: tuple[tuple[type[BaseException], ErrorCode], ...] = (
     (CodecUnavailable, ErrorCode.CODEC_UNAVAILABLE),
     (DeviceError, ErrorCode.DEVICE_ERROR),
     (RecordingError, ErrorCode.RECORDING_ERROR),
+    (MediaFileError, ErrorCode.MEDIA_FILE_ERROR),
     (MediaError, ErrorCode.MEDIA_ERROR),
     (TimeoutError, ErrorCode.TIMEOUT),
 )
