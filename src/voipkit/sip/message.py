@@ -63,6 +63,8 @@ _CANONICAL_NAMES: Final = {key: spec.name for key, spec in HEADER_SPECS.items()}
 #: Routing header keys in the order a newly built message writes them.
 _CANONICAL_ORDER: Final = ("via", "max-forwards", "from", "to", "call-id", "cseq", "route",
                            "record-route", "contact", "expires", "content-type")
+#: The layout of a built message (shared, never changed).
+_CANONICAL_LAYOUT: Final[list[str | None]] = list(_CANONICAL_ORDER)
 _ROUTING_KEYS: Final = frozenset((*_CANONICAL_ORDER, "content-length"))
 #: Canonical header names -> key: a name found here is written back as it is.
 _CANONICAL_KEYS: Final = {spec.name: key for key, spec in HEADER_SPECS.items()}
@@ -100,7 +102,7 @@ class Message:
     record_route: list[NameAddr]
     content_type: str | None
     expires: int | None
-    _layout: tuple[str | None, ...]
+    _layout: list[str | None]
     _wire: bytes | None
     _snap: tuple[object, ...]
     _snap_values: list[Via | NameAddr]
@@ -112,21 +114,21 @@ class Message:
                      route: Iterable[NameAddr] | None, record_route: Iterable[NameAddr] | None,
                      headers: Headers | None, body: bytes, content_type: str | None,
                      expires: int | None) -> None:
-        self.via = list(via or ())
+        self.via = list(via) if via is not None else []
         self.from_ = from_
         self.to = to
         self.call_id = call_id
         self.cseq = cseq
         self.max_forwards = max_forwards
-        self.contact = list(contact or ())
+        self.contact = list(contact) if contact is not None else []
         self.contact_star = contact_star
-        self.route = list(route or ())
-        self.record_route = list(record_route or ())
+        self.route = list(route) if route is not None else []
+        self.record_route = list(record_route) if record_route is not None else []
         self.headers = headers if headers is not None else Headers()
         self.body = body
         self.content_type = content_type
         self.expires = expires
-        self._layout = _CANONICAL_ORDER
+        self._layout = _CANONICAL_LAYOUT
         self._wire = None
         self._snap = ()
         self._snap_values = []
@@ -495,11 +497,15 @@ def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Requ
         method = ""
         uri: Uri | None = None
     else:
-        parts = start.split(" ")
-        if len(parts) != 3:
+        # find and slices: no list of parts (exactly two spaces, as split(" ") checked).
+        sp1 = start.find(" ")
+        sp2 = start.find(" ", sp1 + 1) if sp1 >= 0 else -1
+        if sp2 < 0 or start.find(" ", sp2 + 1) >= 0:
             raise ParseError(f"request line {start[:80]!r} is not Method SP Request-URI SP "
                              "SIP-Version (RFC 3261 §7.1)")
-        method, uri_text, version = parts
+        method = start[:sp1]
+        uri_text = start[sp1 + 1:sp2]
+        version = start[sp2 + 1:]
         if version != "SIP/2.0":
             if version.upper() != "SIP/2.0":
                 raise _bad_version(version)
@@ -745,7 +751,7 @@ def _parse(data: bytes, end: int, text: str, stream: bool, folded: bool) -> Requ
     msg.body = body
     msg.content_type = content_type
     msg.expires = expires
-    msg._layout = tuple(layout)
+    msg._layout = layout  # never changed after this; shared by copies
     if wire_ok:
         values: list[Via | NameAddr] = [*via, from_, to, *contact, *route, *record_route]
         msg._snap_raws = [v._raw for v in values]
