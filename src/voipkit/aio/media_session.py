@@ -25,6 +25,19 @@ on ``async with`` exit, cancellation or error) stops the clock and always closes
 them, so a recording's header is final. The WAV writer also keeps the header
 valid after every frame, so even a process that dies mid-call leaves a playable
 file up to the last tick.
+
+Stream I/O controls (the manual's muteMicrophone, muteSpeaker and
+setChannelInput/OutputVolumeScaling). The *microphone* is the bottom of the
+capture chain: ``microphone`` (the device's capture as opened; silence on the
+virtual device unless the application gives it a source) read through a gain
+stage that yields silence while ``microphone_muted``. ``source`` starts as that
+stage; whatever wraps it (a file played over it, the conference mix of
+``api.media_files``) keeps flowing when only the microphone is muted. The
+*speaker* is the device's playout: ``speaker`` (a sink, the virtual device's
+loudspeaker) and, with a sound card, the card's output; ``speaker_muted``
+silences only that, never ``sinks`` (recordings, the conference bridge).
+``input_scaling`` / ``output_scaling`` (percent, 0-1000, 100 = unchanged)
+scale the sent / received frames in int32 and clip them to int16.
 """
 
 from __future__ import annotations
@@ -37,13 +50,22 @@ import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 
+import numpy as np
+
 from voipkit.aio.audio_device import AudioDevice, default_audio_device
 from voipkit.aio.rtp_socket import Address, RtpSocketPair
 from voipkit.base.ids import IdSource, RandomIds
 from voipkit.media.codecs import DEFAULT_CODECS, CodecRegistry, CodecSpec
 from voipkit.media.dsp import ProcessingChain
-from voipkit.media.frames import Pcm, silence
-from voipkit.media.ports import MediaSink, MediaSource, SilenceSource, WavFileSink, WavFileSource
+from voipkit.media.frames import Pcm, clip_to_int16, silence
+from voipkit.media.ports import (
+    MediaSink,
+    MediaSource,
+    NullSink,
+    SilenceSource,
+    WavFileSink,
+    WavFileSource,
+)
 from voipkit.media.rtp import is_rtcp
 from voipkit.media.stream import RtpStream, StreamConfig
 from voipkit.sdp import NegotiatedMedia
@@ -66,20 +88,61 @@ def device_rate_for(codec: CodecSpec) -> int:
 
 _PROCESSING_SWITCHES = ("vad", "cng", "aec", "ans", "agc")
 
+MAX_SCALING = 1000
+"""The largest volume scaling, in percent (the manual's range is [0, 1000])."""
 
-class _Playout:
-    """The device's playout side: what the stream decoded, fanned out to the sinks."""
+
+def scale_volume(frame: Pcm, scaling: int) -> Pcm:
+    """``frame`` times ``scaling`` percent: int32 product, floor division, int16 clip."""
+    if scaling == 100:
+        return frame
+    return clip_to_int16((frame.astype(np.int32) * scaling) // 100)
+
+
+def check_scaling(scaling: int) -> int:
+    """``scaling`` when it is an int in [0, MAX_SCALING], else ValueError."""
+    if isinstance(scaling, bool) or not isinstance(scaling, int) \
+            or not 0 <= scaling <= MAX_SCALING:
+        raise ValueError(f"volume scaling must be an integer 0-{MAX_SCALING}, got {scaling!r}")
+    return scaling
+
+
+class _Microphone:
+    """The bottom of the capture chain: the device's microphone, silent while muted.
+
+    The microphone is read even while muted, so a live source keeps its timeline.
+    """
 
     def __init__(self, session: AudioSession) -> None:
         self._session = session
 
     def read_frame(self, samples: int, sample_rate: int) -> Pcm:
-        return self._session._pull(samples)
+        frame = self._session.microphone.read_frame(samples, sample_rate)
+        return silence(samples) if self._session.microphone_muted else frame
+
+
+class _Playout:
+    """The device's playout side: what the stream decoded goes to the sinks as is, and
+    to the speaker (the device's output, ``speaker``) silenced while ``speaker_muted``."""
+
+    def __init__(self, session: AudioSession) -> None:
+        self._session = session
+
+    def read_frame(self, samples: int, sample_rate: int) -> Pcm:
+        session = self._session
+        pcm = session._pull(samples)
+        session._received = pcm
+        return silence(samples) if session.speaker_muted else pcm
 
     def write_frame(self, frame: Pcm, sample_rate: int) -> None:
-        self._session._far_end = frame
-        for sink in list(self._session.sinks):
-            sink.write_frame(frame, sample_rate)
+        session = self._session
+        received, session._received = session._received, None
+        if received is None or len(received) != len(frame):
+            received = frame
+        session._far_end = frame  # what the speaker played: the echo canceller's reference
+        for sink in list(session.sinks):
+            sink.write_frame(received, sample_rate)
+        session.speaker.write_frame(frame, sample_rate)
 
 
 class AudioSession:
@@ -93,7 +156,15 @@ class AudioSession:
         on_dtmf: called with each received DTMF character, once per event.
         on_playback_finished: called with ``(path, completed)`` when a file
             started by ``play_file`` ends or is replaced.
-        sinks: extra playout sinks written every tick (the recorder is added here).
+        sinks: extra playout sinks written every tick (the recorder is added here),
+            with the received audio whether or not the speaker is muted.
+        microphone: the device's capture (default silence); ``source`` reads it
+            through the microphone stage until something replaces the source.
+        speaker: the device's loudspeaker (default discarded), written every tick
+            with what the device plays (silence while ``speaker_muted``).
+        microphone_muted, speaker_muted: muteMicrophone / muteSpeaker.
+        input_scaling, output_scaling: percent applied to the sent / received audio
+            (setChannelInputVolumeScaling / setChannelOutputVolumeScaling).
         vad, cng, aec, ans, agc: the capture chain's switches (enableVAD, enableCNG,
             enableAEC, enableANS, enableAGC); set them with ``set_processing``.
     """
@@ -121,7 +192,10 @@ class AudioSession:
         self._bitrates: Mapping[str, int] = {}
         self._remote: tuple[Address | None, Address | None] | None = None
         self._mux = False
-        self._source: MediaSource = SilenceSource()
+        self.microphone: MediaSource = SilenceSource()
+        self._microphone_stage = _Microphone(self)
+        self._source: MediaSource = self._microphone_stage
+        self._received: Pcm | None = None
         self._playback: tuple[WavFileSource, asyncio.Future[bool]] | None = None
         self._recorder: WavFileSink | None = None
         self._tick_time = 0.0
@@ -135,6 +209,15 @@ class AudioSession:
         "Send silence instead of the source (muteSession's outgoing audio)."
         self.mute_incoming = False
         "Play (and record) silence instead of the peer's audio (muteSession's incoming audio)."
+        self.speaker: MediaSink = NullSink()
+        self.microphone_muted = False
+        "The microphone stage yields silence (muteMicrophone); files and mixes still flow."
+        self.speaker_muted = False
+        "The device plays silence (muteSpeaker); ``sinks`` still get the received audio."
+        self.input_scaling = 100
+        "Percent applied to what is sent (setChannelInputVolumeScaling)."
+        self.output_scaling = 100
+        "Percent applied to what is received (setChannelOutputVolumeScaling)."
         pair.on_rtp = self._on_rtp
         pair.on_rtcp = self._on_rtcp
 
@@ -323,6 +406,8 @@ class AudioSession:
         self._tick_time = deadline
         if self.mute_outgoing:
             frame = silence(len(frame))
+        elif self.input_scaling != 100:
+            frame = scale_volume(frame, self.input_scaling)
         decision = None
         chain = self._chain
         if chain is not None and any(self._switches.values()) and len(frame) == \
@@ -344,7 +429,9 @@ class AudioSession:
         if stream is None:
             return silence(samples)
         pcm = stream.pull_audio(samples, now=self._tick_time)
-        return silence(samples) if self.mute_incoming else pcm
+        if self.mute_incoming:
+            return silence(samples)
+        return scale_volume(pcm, self.output_scaling)
 
     def _send_rtcp(self, data: bytes) -> None:
         if self._mux:  # RFC 5761: RTCP goes to the RTP port
@@ -384,6 +471,11 @@ class AudioSession:
     def source(self) -> MediaSource:
         return self._source
 
+    @property
+    def microphone_source(self) -> MediaSource:
+        """The microphone stage (``microphone`` behind the mute), the source as opened."""
+        return self._microphone_stage
+
     def set_source(self, source: MediaSource) -> None:
         """Send this source from the next tick on; a file being played is stopped."""
         if self._playback is not None and self._playback[0] is not source:
@@ -421,7 +513,7 @@ class AudioSession:
         player, done = playback
         player.close()
         if self._source is player:
-            self._source = SilenceSource()
+            self._source = self._microphone_stage
             if self._device is not None:
                 self._device.capture = self._source
         if not done.done():
@@ -543,5 +635,5 @@ class AudioSession:
         self.abort()
 
 
-__all__ = ["NARROWBAND_RATE", "WIDEBAND_RATE", "AudioSession", "DtmfHandler",
-           "PlaybackHandler", "device_rate_for"]
+__all__ = ["MAX_SCALING", "NARROWBAND_RATE", "WIDEBAND_RATE", "AudioSession", "DtmfHandler",
+           "PlaybackHandler", "check_scaling", "device_rate_for", "scale_volume"]

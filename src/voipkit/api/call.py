@@ -19,7 +19,7 @@ import re
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from voipkit.aio.media_session import AudioSession
+from voipkit.aio.media_session import AudioSession, check_scaling
 from voipkit.api import media_files
 from voipkit.api.bus import EventBus, Handler
 from voipkit.api.config import MediaConfig, canonical_codec
@@ -137,6 +137,7 @@ class Call:
         self.secure_signalling = False
         "The call's SIP travels over TLS (SDES keys may be sent, RFC 4568 §8.1)."
         self._processing: dict[str, bool] = {}
+        self._scaling: dict[str, int] = {}
         self._bitrates: dict[str, int] = {}
         self._rtcp_bandwidth: tuple[int | None, int | None, int | None] | None = None
         if audio is not None:
@@ -373,6 +374,29 @@ class Call:
             audio.mute_incoming = incoming
         if outgoing is not None:
             audio.mute_outgoing = outgoing
+
+    def set_volume_scaling(self, *, input: int | None = None,
+                           output: int | None = None) -> None:
+        """Scale what this call sends (``input``, setChannelInputVolumeScaling) and what it
+        receives (``output``, setChannelOutputVolumeScaling), in percent: 0-1000, 100 is
+        unchanged, louder frames are clipped; None: unchanged. Kept for audio opened later.
+
+        Raises:
+            ConfigurationError: a value is not an integer 0-1000.
+        """
+        try:
+            if input is not None:
+                self._scaling["input"] = check_scaling(input)
+            if output is not None:
+                self._scaling["output"] = check_scaling(output)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        if self.audio is not None:
+            self._apply_scaling(self.audio)
+
+    def _apply_scaling(self, audio: AudioSession) -> None:
+        audio.input_scaling = self._scaling.get("input", 100)
+        audio.output_scaling = self._scaling.get("output", 100)
 
     def statistics(self) -> dict[str, int | float | str | None]:
         """RTP statistics of the audio stream (packets, loss, jitter, RTT, codec)."""
@@ -663,6 +687,7 @@ class Call:
 
     def _wire_audio(self, audio: AudioSession) -> None:
         audio.set_processing(**self._processing_switches())
+        self._apply_scaling(audio)
         audio.on_dtmf = lambda digit: self._emit(DtmfReceived(self, digit, "rfc4733"))
         audio.on_playback_finished = lambda path, completed: self._emit(
             PlaybackFinished(self, str(path), completed))

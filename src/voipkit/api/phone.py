@@ -58,6 +58,8 @@ from voipkit.api.events import (
 from voipkit.api.headers import HeaderRules
 from voipkit.base.ids import IdSource, RandomIds
 from voipkit.media.codecs import FULL_CODECS, CodecRegistry
+from voipkit.media.frames import Pcm, silence
+from voipkit.media.ports import MediaSink, MediaSource
 from voipkit.media.srtp import SrtpPolicy
 from voipkit.sip.addressing import Destination, TransportKind, format_host
 from voipkit.sip.events import RequestReceived
@@ -88,6 +90,31 @@ def _is_escape(text: str, ch: str) -> bool:
 
 
 _CALL_ID = re.compile(rb"\r\n(?:Call-ID|i)[ \t]*:[ \t]*([^\r\n]+)", re.IGNORECASE)
+
+
+class _LocalMicrophone:
+    """The conference's local member capture behind the phone's microphone mute."""
+
+    def __init__(self, phone: Phone, microphone: MediaSource) -> None:
+        self.phone = phone
+        self.microphone = microphone
+
+    def read_frame(self, samples: int, sample_rate: int) -> Pcm:
+        frame = self.microphone.read_frame(samples, sample_rate)
+        return silence(samples) if self.phone.microphone_muted else frame
+
+
+class _LocalSpeaker:
+    """The conference's local member playout behind the phone's speaker mute."""
+
+    def __init__(self, phone: Phone, speaker: MediaSink) -> None:
+        self.phone = phone
+        self.speaker = speaker
+
+    def write_frame(self, frame: Pcm, sample_rate: int) -> None:
+        if self.phone.speaker_muted:
+            frame = silence(len(frame))
+        self.speaker.write_frame(frame, sample_rate)
 
 
 class Phone:
@@ -138,6 +165,10 @@ class Phone:
         "Put the 3GPP feature tags in our Contacts (enable3GppTags, 3GPP TS 24.229)."
         self._escape_extra: set[str] = set()
         self._escape_never: set[str] = set()
+        self.microphone_muted = False
+        "The device's microphone is muted in every call and the conference (muteMicrophone)."
+        self.speaker_muted = False
+        "The device's speaker plays silence for every call and the conference (muteSpeaker)."
         self._started = False
         self._closing = False
         self._closed = False
@@ -303,6 +334,8 @@ class Phone:
         # the next call starts searching after this pair, so ports are not reused at once
         # (a late packet of an old call must not reach a new one) and the search is short
         self._rtp_cursor = audio.local_port + 2
+        audio.microphone_muted = self.microphone_muted
+        audio.speaker_muted = self.speaker_muted
         return audio
 
     def contact(self, transport: TransportKind, user: str | None = None,
@@ -579,8 +612,42 @@ class Phone:
         self.policy.max_sessions = count
 
     def create_conference(self, **options: Any) -> Conference:
-        """createAudioConference: one mix-minus bridge per phone, the local device a member."""
-        return Conference.create(self, **options)
+        """createAudioConference: one mix-minus bridge per phone, the local device a member
+        (its microphone and speaker follow ``mute_microphone`` / ``mute_speaker``)."""
+        conference = Conference.create(self, **options)
+        self._gate_conference_device()
+        return conference
+
+    def mute_microphone(self, mute: bool) -> None:
+        """muteMicrophone: silence the device's microphone in every call (now and later)
+        and as the conference's local member. Only the microphone: a file played to a
+        peer and the conference mix a call sends keep flowing."""
+        self.microphone_muted = bool(mute)
+        for call in list(self._calls.values()):
+            if call.audio is not None:
+                call.audio.microphone_muted = self.microphone_muted
+        self._gate_conference_device()
+
+    def mute_speaker(self, mute: bool) -> None:
+        """muteSpeaker: the device plays silence for every call (now and later) and for
+        the conference's local member. Recordings and what a call feeds into the
+        conference still get the received audio."""
+        self.speaker_muted = bool(mute)
+        for call in list(self._calls.values()):
+            if call.audio is not None:
+                call.audio.speaker_muted = self.speaker_muted
+        self._gate_conference_device()
+
+    def _gate_conference_device(self) -> None:
+        """Put the conference's local capture and playout behind the phone's mutes (once)."""
+        conference = Conference.of(self)
+        if conference is None:
+            return
+        driver = conference.driver
+        if not isinstance(driver.local_capture, _LocalMicrophone):
+            driver.local_capture = _LocalMicrophone(self, driver.local_capture)
+        if not isinstance(driver.local_playout, _LocalSpeaker):
+            driver.local_playout = _LocalSpeaker(self, driver.local_playout)
 
     @property
     def conference(self) -> Conference | None:
