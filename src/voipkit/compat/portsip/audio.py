@@ -1,5 +1,6 @@
 """The manual's audio functions of ``PortSIPLib``: codecs, SRTP, audio effects,
-recording, file playback, the audio conference and RTP statistics.
+recording, file playback, the audio conference, stream I/O (microphone and speaker
+mute, channel volume scaling) and RTP statistics.
 
 Knows: ``voipkit.api`` (the ``Phone`` audio setters, ``Call`` recording /
 playback / statistics, ``Conference``, ``media_files.RecordMode``/``PlayMode``,
@@ -65,6 +66,8 @@ _EXTENSIONS = {FILE_FORMAT.FILEFORMAT_WAVE: (".wav",),
 "The container of each FILE_FORMAT voipkit writes (AAC in MP4 for FILEFORMAT_MP4)."
 _PLAY_MODES = {1: PlayMode.REPLACE, 2: PlayMode.MIX}
 _PTIMES = range(10, 61, 10)
+MAX_SCALING = 1000
+"The manual's volume scaling range is [0, 1000] (setChannelInput/OutputVolumeScaling)."
 
 
 class AudioFunctions:
@@ -350,6 +353,35 @@ class AudioFunctions:
         _conference(self._require_phone()).leave(call)
         return 0
 
+    # --- Stream I/O functions ------------------------------------------------------------
+
+    def muteMicrophone(self, mute: bool) -> int:
+        """Mute the device microphone in every call, now and later, and as the
+        conference's local member; files played to a peer and the conference mix a call
+        sends keep flowing (the manual's ``void``: 0 or a negative code)."""
+        return self._on_phone(lambda phone: phone.mute_microphone(bool(mute)))
+
+    def muteSpeaker(self, mute: bool) -> int:
+        """Mute the device speaker: the device plays silence for every call and the
+        conference; recordings and what a call feeds into the conference are unchanged."""
+        return self._on_phone(lambda phone: phone.mute_speaker(bool(mute)))
+
+    def setChannelInputVolumeScaling(self, sessionId: int, scaling: int) -> int:
+        """Scale the audio the call sends (its microphone signal), in percent: [0, 1000],
+        100 unchanged; louder samples are clipped. INVALID_ARGUMENT outside the range."""
+        if _bad_scaling("setChannelInputVolumeScaling", scaling):
+            return ErrorCode.INVALID_ARGUMENT
+        return self._with_call(sessionId, lambda call: call.set_volume_scaling(
+            input=int(scaling)))
+
+    def setChannelOutputVolumeScaling(self, sessionId: int, scaling: int) -> int:
+        """Scale the audio the call receives (its channel's output), in percent: [0, 1000],
+        100 unchanged; louder samples are clipped. INVALID_ARGUMENT outside the range."""
+        if _bad_scaling("setChannelOutputVolumeScaling", scaling):
+            return ErrorCode.INVALID_ARGUMENT
+        return self._with_call(sessionId, lambda call: call.set_volume_scaling(
+            output=int(scaling)))
+
     # --- RTP statistics functions --------------------------------------------------------
 
     def getStatistics(self, sessionId: int) -> int:
@@ -367,6 +399,14 @@ class AudioFunctions:
             raise InvalidStateError(f"call {session_id} has no audio stream yet")
         self._post(self._callbacks.onStatistics, session_id, json.dumps(document))
         return 0
+
+
+def _bad_scaling(what: str, scaling: object) -> bool:
+    if isinstance(scaling, bool) or not isinstance(scaling, int) \
+            or not 0 <= scaling <= MAX_SCALING:
+        logger.info("%s: scaling %r is not an integer in [0, %d]", what, scaling, MAX_SCALING)
+        return True
+    return False
 
 
 def _codec_type(what: str, value: int) -> AUDIOCODEC_TYPE | None:
