@@ -161,7 +161,8 @@ def test_replaces_parse_build_escape() -> None:
     assert Replaces.for_dialog(DialogId("c", "mine", "theirs")) == Replaces("c", "theirs", "mine")
     for bad, reason in [("c;from-tag=1", "no to-tag"), ("c;to-tag=1", "no from-tag"),
                         ("c;to-tag=1;to-tag=2;from-tag=3", "more than one"),
-                        ("c;to-tag=1;from-tag=2;early-only=yes", "no value"), (";to-tag=1", "not a callid")]:
+                        ("c;to-tag=1;from-tag=2;early-only=yes", "no value"),
+                        (";to-tag=1", "not a callid")]:
         with pytest.raises(ReplacesError, match=reason):
             parse_replaces(bad)
 
