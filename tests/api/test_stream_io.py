@@ -14,6 +14,8 @@ Proves:
   (within 1 dB), ``input=50`` the level the peer receives; 1000 on a loud tone clips
   (no wrap-around: still the tone, louder than unscaled, within int16); out-of-range
   values raise ``ConfigurationError``;
+- with a sound card (its microphone mixed inside the device) the device's ``mic_volume``
+  is 0 while muted and the application's level comes back on unmute;
 - ``scale_volume`` multiplies in int32 and clips; ``check_scaling`` takes 0-1000 only.
 """
 
@@ -23,12 +25,15 @@ import asyncio
 import math
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from voipkit import api
+from voipkit.aio import media_session
+from voipkit.aio.audio_device import VirtualAudioDevice
 from voipkit.aio.media_session import check_scaling, scale_volume
 from voipkit.api import ConfigurationError, IncomingCall, Phone, PhoneConfig
 from voipkit.api.media_files import CallRecording, PlayMode, RecordMode, play_to_remote
@@ -283,3 +288,37 @@ def test_scale_volume_is_int32_then_clipped() -> None:
     for bad in (-1, 1001, True, 50.0):
         with pytest.raises(ValueError):
             check_scaling(bad)  # type: ignore[arg-type]
+
+
+class _CardLike(VirtualAudioDevice):
+    """The virtual device with a sound card's software microphone gain."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> None:
+        super().__init__(loop, **kwargs)
+        self.mic_volume = 200
+
+
+def test_sound_card_microphone_gain_follows_the_mute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(media_session, "default_audio_device", _CardLike)
+
+    async def main() -> None:
+        alice, bob = await _phones()
+        try:
+            alice.mute_microphone(True)
+            call, _ = await _connected(alice, bob)
+            assert call.audio is not None
+            device = call.audio._device
+            assert isinstance(device, _CardLike) and device.mic_volume == 0
+            alice.mute_microphone(False)
+            assert device.mic_volume == 200
+            device.mic_volume = 120  # the application's own level is what comes back
+            alice.mute_microphone(True)
+            alice.mute_microphone(True)
+            assert device.mic_volume == 0
+            alice.mute_microphone(False)
+            assert device.mic_volume == 120
+        finally:
+            await alice.close()
+            await bob.close()
+
+    asyncio.run(main())

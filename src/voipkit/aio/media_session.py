@@ -210,8 +210,8 @@ class AudioSession:
         self.mute_incoming = False
         "Play (and record) silence instead of the peer's audio (muteSession's incoming audio)."
         self.speaker: MediaSink = NullSink()
-        self.microphone_muted = False
-        "The microphone stage yields silence (muteMicrophone); files and mixes still flow."
+        self._microphone_muted = False
+        self._card_mic_volume: int | None = None
         self.speaker_muted = False
         "The device plays silence (muteSpeaker); ``sinks`` still get the received audio."
         self.input_scaling = 100
@@ -389,6 +389,8 @@ class AudioSession:
             self._loop, ptime=cfg.ptime, sample_rate=cfg.audio_rate,
             capture=self._source, playout=_Playout(self), on_capture=self._on_capture,
             playout_source=_Playout(self))
+        self._card_mic_volume = None
+        self._mute_card_microphone()
         self._device.start()
 
     def stop(self) -> None:
@@ -470,6 +472,28 @@ class AudioSession:
     @property
     def source(self) -> MediaSource:
         return self._source
+
+    @property
+    def microphone_muted(self) -> bool:
+        """The microphone stage yields silence (muteMicrophone); files and mixes still
+        flow. A sound card mixes its own microphone in the device: its ``mic_volume`` is
+        0 while muted and given back afterwards."""
+        return self._microphone_muted
+
+    @microphone_muted.setter
+    def microphone_muted(self, muted: bool) -> None:
+        self._microphone_muted = bool(muted)
+        self._mute_card_microphone()
+
+    def _mute_card_microphone(self) -> None:
+        device = self._device
+        if device is None or not hasattr(device, "mic_volume"):
+            return
+        if self._microphone_muted and self._card_mic_volume is None:
+            self._card_mic_volume = int(device.mic_volume)
+            device.mic_volume = 0
+        elif not self._microphone_muted and self._card_mic_volume is not None:
+            device.mic_volume, self._card_mic_volume = self._card_mic_volume, None
 
     @property
     def microphone_source(self) -> MediaSource:
