@@ -266,7 +266,7 @@ def test_notify_before_2xx_creates_the_dialog() -> None:
               if isinstance(e, NotifyReceived)]
     assert bodies == [OPEN, CLOSED]
     assert call.of("bob", SubscriptionEnded) == []
-    assert sub.refresh(now=3.0) is None
+    sub.refresh(now=3.0)
     call.settle()
     assert requests(call, "SUBSCRIBE")[-1].cseq.seq == requests(call, "SUBSCRIBE")[0].cseq.seq + 1
 
