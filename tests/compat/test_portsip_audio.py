@@ -26,6 +26,7 @@ import json
 import math
 import os
 import struct
+import threading
 import time
 import wave
 from collections.abc import Callable, Iterator
@@ -189,11 +190,18 @@ def test_srtp_force_refuses_plain_rtp_with_488(pair: Pair) -> None:
     alice, alice_events, bob, bob_events = pair
     assert bob.setSrtpPolicy(SRTP_POLICY.SRTP_POLICY_FORCE, True) == 0
     answers: list[int] = []
-    bob_events.hooks["onInviteIncoming"] = lambda sid, *r: answers.append(
-        bob.answerCall(sid, False))
+    answered = threading.Event()
+
+    def answer(sid: int, *rest: object) -> None:
+        answers.append(bob.answerCall(sid, False))
+        answered.set()
+
+    bob_events.hooks["onInviteIncoming"] = answer
     sid = alice.call(f"sip:bob@127.0.0.1:{sip_port(bob)}", True, False)
     failure = alice_events.wait("onInviteFailure")
     assert failure[0] == sid and failure[6] == 488
+    # answerCall returns on bob's callback thread, which may be after alice heard the 488
+    assert answered.wait(5)
     assert answers == [ErrorCode.MEDIA_ERROR]
 
 
