@@ -6,7 +6,7 @@ of ``api.media_files`` (``CallMedia``), the sans-IO
 ``aio.conference.ConferenceDriver``. Must not know: SIP messages, SDP or
 sockets.
 
-PortSIP names (``/work/shared/seed`` manual, "Conference functions"):
+PortSIP names (the manual, "Conference functions"):
 ``createAudioConference`` is ``Conference.create(phone)`` (one per phone, like
 the SDK's); ``joinToConference(sessionId)`` is ``await conference.join(call)``
 (a held call is taken off hold first, as the manual says);

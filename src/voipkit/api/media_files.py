@@ -6,7 +6,7 @@ Knows: ``Call`` (its ``audio`` session, bus and events), the public surface of
 the sans-IO ``media.recorder.Recorder`` and ``media.player.FilePlayer``. Must
 not know: SIP, SDP or sockets.
 
-PortSIP names (``/work/shared/seed`` manual): ``startRecord``/``stopRecord`` are
+PortSIP names (the manual): ``startRecord``/``stopRecord`` are
 ``CallRecording.start``/``stop``; ``startPlayingFileToRemote``/
 ``stopPlayingFileToRemote`` are ``play_to_remote``/``stop_playing`` (the
 ``playAudio`` argument is ``PlayMode``); ``startPlayingFileLocally``/

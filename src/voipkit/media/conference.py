@@ -8,7 +8,7 @@ RTP, codecs, sockets, asyncio, threads or the clock. The bridge never decides
 ``tick`` once every ``ptime`` (style guide example 9), and a test calls them in
 a loop.
 
-PortSIP names (``/work/shared/seed`` manual, "Conference functions") map as
+PortSIP names (the manual, "Conference functions") map as
 follows: ``createAudioConference`` builds a ``ConferenceBridge``;
 ``joinToConference(sessionId)`` is ``add(sessionId, rate)`` (taking the call off
 hold is the call layer's job, not the bridge's); ``removeFromConference`` is
