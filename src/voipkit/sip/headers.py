@@ -27,6 +27,7 @@ from voipkit.sip.grammar import simple_params_ok
 from voipkit.sip.uri import (
     RawCache,
     Uri,
+    decimal_value,
     format_params,
     make_sip_uri,
     parse_host,
@@ -622,7 +623,9 @@ class Via:
             host = parse_host(host, text)
         port_number: int | None = None
         if port is not None:
-            port_number = int(port)
+            port_number = decimal_value(port)
+            if port_number < 0:
+                port_number = int(port)
             if port_number > 65535:
                 raise ParseError(f"Via port {port_number} is out of range")
             if port[0] == "0":
@@ -670,7 +673,8 @@ class Via:
 
 def _check_via_numbers(params: dict[str, str | None]) -> None:
     rport = params.get("rport")
-    if rport is not None and (not rport.isdecimal() or len(rport) > 5 or int(rport) > 65535):
+    if (rport is not None and not (len(rport) <= 5 and 0 <= decimal_value(rport) <= 65535)
+            and (not rport.isdecimal() or len(rport) > 5 or int(rport) > 65535)):
         raise ParseError(f"Via rport {rport!r} is not a port number (RFC 3581)")
     ttl = params.get("ttl")
     if "ttl" in params and (ttl is None or not ttl.isdecimal() or len(ttl) > 3
@@ -692,27 +696,43 @@ class CSeq:
         Raises:
             ParseError: 400 for bad syntax or a number above 2**32-1 (RFC 3261 §8.1.1.5).
         """
-        sp = text.find(" ")  # find and slices: no partition tuple
-        digits = text[:sp]
-        method = text[sp + 1:] if sp >= 0 else ""
-        if method in COMMON_METHODS and digits.isdecimal():
-            # The common shape, checked without the regex: "1*DIGIT SP Method" where
-            # Method is a known token (str.isdecimal is exactly the re module's \d+).
+        return parse_cseq(text)[0]
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.method}"
+
+
+def parse_cseq(text: str) -> tuple[CSeq, bool]:
+    """``CSeq.parse`` and whether ``str()`` of the result is ``text`` again.
+
+    Raises:
+        ParseError: 400 for bad syntax or a number above 2**32-1 (RFC 3261 §8.1.1.5).
+    """
+    sp = text.find(" ")  # find and slices: no partition tuple
+    digits = text[:sp]
+    method = text[sp + 1:] if sp >= 0 else ""
+    if method in COMMON_METHODS:
+        # The common shape, checked without the regex: "1*DIGIT SP Method" where Method is
+        # a known token. Up to 9 ASCII digits are read by decimal_value; then the text is
+        # canonical unless the number has a leading zero.
+        number = decimal_value(digits)
+        if number >= 0:
+            return CSeq(number, method), digits[0] != "0" or sp == 1
+        # Any other \d+ (str.isdecimal is exactly the re module's \d+).
+        if digits.isdecimal():
             number = int(digits) if len(digits) <= 10 else MAX_CSEQ + 1
             if number > MAX_CSEQ:
                 raise ParseError(f"CSeq number {digits[:40]} exceeds 2**32-1 "
                                  "(RFC 3261 §8.1.1.5)")
-            return CSeq(number, method)
-        m = _CSEQ(text)
-        if m is None:
-            raise ParseError(f"malformed CSeq {text!r} (RFC 3261 §20.16)")
-        digits, method = m.groups()
-        if len(digits) > 10 or int(digits) > MAX_CSEQ:
-            raise ParseError(f"CSeq number {digits[:40]} exceeds 2**32-1 (RFC 3261 §8.1.1.5)")
-        return CSeq(int(digits), method)
-
-    def __str__(self) -> str:
-        return f"{self.seq} {self.method}"
+            return CSeq(number, method), text == f"{number} {method}"
+    m = _CSEQ(text)
+    if m is None:
+        raise ParseError(f"malformed CSeq {text!r} (RFC 3261 §20.16)")
+    digits, method = m.groups()
+    if len(digits) > 10 or int(digits) > MAX_CSEQ:
+        raise ParseError(f"CSeq number {digits[:40]} exceeds 2**32-1 (RFC 3261 §8.1.1.5)")
+    cseq = CSeq(int(digits), method)
+    return cseq, text == f"{cseq.seq} {method}"
 
 
 class Headers:

@@ -122,8 +122,38 @@ def _check_escapes(text: str) -> None:
         raise ParseError(f"'%' not followed by two hex digits in URI {text!r} (RFC 3261 §25.1)")
 
 
+#: True when this module runs interpreted (the pure build, a ``.py`` file), False in the
+#: mypyc-compiled build (an extension module).
+_INTERPRETED: Final = __file__.endswith(".py")
+
+
+def decimal_value(text: str) -> int:
+    """The value of ``text`` when it is 1 to 9 ASCII digits, else -1.
+
+    For ports and the like. Compiled, ``int()`` of a str is a generic parse of a few hundred
+    instructions and this loop a few dozen; interpreted, the loop is the slower one, so
+    that build asks ``isdigit``/``isascii`` and ``int()``. Callers that get -1 fall back to
+    ``int()``, which also takes the other Unicode decimal digits that ``\\d`` and
+    ``str.isdecimal`` accept.
+    """
+    end = len(text)
+    if end == 0 or end > 9:
+        return -1
+    if _INTERPRETED:
+        return int(text) if text.isascii() and text.isdigit() else -1
+    value = 0
+    for i in range(end):
+        digit = ord(text[i]) - 48
+        if digit < 0 or digit > 9:
+            return -1
+        value = value * 10 + digit
+    return value
+
+
 def _port(port: str, text: str) -> int:
-    number = int(port)
+    number = decimal_value(port)
+    if number < 0:
+        number = int(port)
     if number > 65535:
         raise ParseError(f"port {number} out of range in URI {text!r}")
     return number
@@ -410,8 +440,12 @@ def parse_uri(text: str, *, allow_absolute: bool = True) -> Uri:
     Raises:
         ParseError: 400 for syntax errors, 416 for an unsupported scheme.
     """
-    colon = text.find(":")
-    scheme = text[:colon].lower() if colon > 0 else ""
+    if text.startswith("sip:"):  # the usual spelling: no slice and lower() to compare
+        colon = 3
+        scheme = "sip"
+    else:
+        colon = text.find(":")
+        scheme = text[:colon].lower() if colon > 0 else ""
     if scheme == "sip" or scheme == "sips":
         m = _SIP_URI_REST(text, colon + 1)
         if m is None:
