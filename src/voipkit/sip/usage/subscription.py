@@ -842,9 +842,11 @@ class ServerSubscription(Usage):
     """
 
     def __init__(self, host: UsageHost, usage_id: int, *, policy: EventPackagePolicy | None,
-                 refusal: _Refusal | None = None) -> None:
+                 refusal: _Refusal | None = None, contact: NameAddr | None = None) -> None:
         super().__init__(host, usage_id)
         self.policy = policy
+        self.contact = contact or (policy.contact if policy is not None else None)
+        "Our Contact in the 2xx (and so the NOTIFYs' dialog): the policy's unless given."
         self._refusal = refusal
         self.state = ServerState.RECEIVED
         self.request: Request | None = None
@@ -926,7 +928,7 @@ class ServerSubscription(Usage):
         """
         request = self._require_received("accept")
         assert self.policy is not None
-        response = self.host.core.create_response(request, 200, contact=self.policy.contact)
+        response = self.host.core.create_response(request, 200, contact=self.contact)
         response.expires = self._granted
         dialog = Dialog.as_uas(request, response)
         self.host.add_dialog(self, dialog)
@@ -995,8 +997,7 @@ class ServerSubscription(Usage):
         granted = self._grant(request, now=now)
         if granted is None:
             return
-        assert self.policy is not None
-        response = core.create_response(request, 200, contact=self.policy.contact)
+        response = core.create_response(request, 200, contact=self.contact)
         response.expires = granted
         self.host.send_response_for(self, response, now=now)
         if granted == 0:  # RFC 6665 §4.2.1.4: unsubscribe, then a final NOTIFY
@@ -1085,11 +1086,14 @@ class ServerSubscription(Usage):
         self.host.finished(self)
 
 
-def subscription_factory(packages: Mapping[str, EventPackagePolicy]) -> UsageFactory:
+def subscription_factory(packages: Mapping[str, EventPackagePolicy], *,
+                         contact_for: Callable[[RequestReceived], NameAddr] | None = None,
+                         ) -> UsageFactory:
     """The factory for ``on_new_request("SUBSCRIBE", ...)``, dispatching on the Event package.
 
     A SUBSCRIBE for a package not in ``packages`` (or without Event) is answered
-    489 Bad Event with Allow-Events (RFC 6665 §8.2.2).
+    489 Bad Event with Allow-Events (RFC 6665 §8.2.2). ``contact_for`` picks our
+    Contact per SUBSCRIBE (the listener it came in on) instead of the policy's.
     """
     served = dict(packages)
 
@@ -1097,10 +1101,13 @@ def subscription_factory(packages: Mapping[str, EventPackagePolicy]) -> UsageFac
         header = _EventHeader.parse(event.request.headers.get("Event"))
         policy = served.get(header.package) if header is not None else None
         refusal = None
+        contact = None
         if policy is None:
             refusal = _Refusal(489, [("Allow-Events", ", ".join(served))])
+        elif contact_for is not None:
+            contact = contact_for(event)
         return ServerSubscription(manager, manager.new_usage_id(), policy=policy,
-                                  refusal=refusal)
+                                  refusal=refusal, contact=contact)
 
     return make
 
