@@ -1,16 +1,17 @@
 """ClientSubscription and ServerSubscription (RFC 6665) between two UsageManagers on an
-InMemoryNetwork. Proves: SUBSCRIBE carries Event, Accept and Expires; the notifier's
-factory dispatches on the Event package (489 with Allow-Events otherwise); accept answers
-200 and sends the first NOTIFY at once, which makes the subscriber active; the refresh goes
-out at exactly refresh_delay(600) = 540.0 s inside the dialog and is answered with a NOTIFY;
+InMemoryNetwork. Proves: SUBSCRIBE carries Event, Accept and Expires; the notifier's factory
+dispatches on the Event package (489 with Allow-Events otherwise); accept answers 200 and
+sends the first NOTIFY at once, which makes the subscriber active; the refresh goes out at
+exactly refresh_delay(600) = 540.0 s inside the dialog and is answered with a NOTIFY;
 unsubscribe (Expires: 0) ends both sides after the final NOTIFY; a notifier's termination
 with retry-after reaches the subscriber; a NOTIFY arriving before the 2xx is passed up by
 the core and creates the dialog, while another fork's NOTIFY, or one for a subscriber that
 has finished, gets 481; a body type outside Accept gets 415, a body the package parser
-refuses gets 400, neither ends the subscription (NotifyRejected); a NOTIFY for an unknown subscription gets 481 (out of dialog, unknown dialog, other
-Event id) and one without Subscription-State or Event gets 400 without ending the
-subscription; without any NOTIFY the subscriber gives up 64*T1 = 32 s after the 2xx; the
-notifier ends an unrefreshed subscription at its expiry with terminated;reason=timeout.
+refuses gets 400, neither ends the subscription (NotifyRejected); a NOTIFY for an unknown
+subscription gets 481 (out of dialog, unknown dialog, other Event id) and one without
+Subscription-State or Event gets 400 without ending the subscription; without any NOTIFY the
+subscriber gives up 64*T1 = 32 s after the 2xx; the notifier ends an unrefreshed
+subscription at its expiry with terminated;reason=timeout.
 """
 
 from __future__ import annotations
