@@ -48,6 +48,13 @@ from voipkit.api.events import (
     RemoteUnhold,
     SignalingTraced,
 )
+from voipkit.api.messaging import (
+    IncomingMessage,
+    MessageDelivered,
+    MessageFailed,
+    MessageReceived,
+    OutgoingMessage,
+)
 from voipkit.api.phone import Phone
 from voipkit.api.subscriptions import (
     DialogStateUpdated,
@@ -68,6 +75,19 @@ from voipkit.api.subscriptions import (
     WatcherEnded,
     WatcherSubscribed,
 )
+from voipkit.api.transfer import (
+    CallReplaced,
+    IncomingRefer,
+    ReferAccepted,
+    ReferReceived,
+    ReferRejected,
+    Transfer,
+    TransferEvent,
+    TransferFailed,
+    TransferRinging,
+    TransferSucceeded,
+    TransferTrying,
+)
 
 __all__ = [
     "Account",
@@ -84,6 +104,7 @@ __all__ = [
     "CallForwarded",
     "CallProgress",
     "CallRefused",
+    "CallReplaced",
     "CallState",
     "CallTrying",
     "CallUpdated",
@@ -92,13 +113,20 @@ __all__ = [
     "DtmfReceived",
     "EventBus",
     "IncomingCall",
+    "IncomingMessage",
+    "IncomingRefer",
     "InfoReceived",
     "InvalidStateError",
     "Listen",
     "MediaConfig",
     "MessagesWaiting",
+=======
+    "MessageDelivered",
+    "MessageFailed",
+    "MessageReceived",
     "NotFoundError",
     "OptionsReceived",
+    "OutgoingMessage",
     "Phone",
     "PhoneConfig",
     "PhoneEvent",
@@ -110,6 +138,10 @@ __all__ = [
     "PresenceWatcher",
     "Publication",
     "PublicationFailure",
+=======
+    "ReferAccepted",
+    "ReferReceived",
+    "ReferRejected",
     "RegistrationFailed",
     "RemoteHold",
     "RemoteUnhold",
@@ -122,6 +154,12 @@ __all__ = [
     "SubscriptionNotifyRejected",
     "TlsSettings",
     "TransactionTimeout",
+    "Transfer",
+    "TransferEvent",
+    "TransferFailed",
+    "TransferRinging",
+    "TransferSucceeded",
+    "TransferTrying",
     "TransportError",
     "VoipkitError",
     "Watcher",
