@@ -119,11 +119,10 @@ __all__ = [
     "InvalidStateError",
     "Listen",
     "MediaConfig",
-    "MessagesWaiting",
-=======
     "MessageDelivered",
     "MessageFailed",
     "MessageReceived",
+    "MessagesWaiting",
     "NotFoundError",
     "OptionsReceived",
     "OutgoingMessage",
@@ -138,7 +137,6 @@ __all__ = [
     "PresenceWatcher",
     "Publication",
     "PublicationFailure",
-=======
     "ReferAccepted",
     "ReferReceived",
     "ReferRejected",
