@@ -56,6 +56,7 @@ from voipkit.api.events import (
     SignalingTraced,
 )
 from voipkit.api.headers import HeaderRules
+from voipkit.api.subscriptions import SubscriptionService
 from voipkit.base.ids import IdSource, RandomIds
 from voipkit.media.codecs import FULL_CODECS, CodecRegistry
 from voipkit.media.frames import Pcm, silence
@@ -79,7 +80,7 @@ T = TypeVar("T")
 
 #: Methods the phone answers (the Allow header); others get 405 (RFC 3261 §8.2.1).
 ALLOW = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK",
-         "REFER", "NOTIFY", "MESSAGE")
+         "REFER", "SUBSCRIBE", "NOTIFY", "MESSAGE")
 SUPPORTED = frozenset({"100rel", "timer"})
 #: RFC 3261 §25.1: unreserved / user-unreserved characters of a URI user part.
 _USER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -171,6 +172,8 @@ class Phone:
         "The device's microphone is muted in every call and the conference (muteMicrophone)."
         self.speaker_muted = False
         "The device's speaker plays silence for every call and the conference (muteSpeaker)."
+        self.subscriptions = SubscriptionService(self)
+        "SUBSCRIBE/NOTIFY, presence, MWI, BLF and PUBLISH (``api.subscriptions``)."
         self._started = False
         self._closing = False
         self._closed = False
@@ -219,6 +222,7 @@ class Phone:
         except BaseException:
             await self.close()
             raise
+        self.subscriptions.install()
         media_ip = self.config.media.rtp_ip or self.config.listeners[0].host
         if media_ip in ("0.0.0.0", "::"):
             await self.close()
@@ -244,6 +248,8 @@ class Phone:
                 logger.exception("hanging up %r on close failed", call)
         if calls:
             await asyncio.wait([asyncio.ensure_future(c.ended()) for c in calls], timeout=2.0)
+        if self._manager is not None and self._started:
+            await self.subscriptions.close()
         for account in list(self._accounts.values()):
             try:
                 await account.unregister(timeout=2.0)
@@ -680,6 +686,8 @@ class Phone:
     # --- events from the stack -------------------------------------------------------
 
     def _dispatch(self, event: object) -> None:
+        if self.subscriptions.handle(event):
+            return
         if isinstance(event, inv.InviteEvent):
             self._on_invite_event(event)
         elif isinstance(event, reg.RegistrationSucceeded | reg.RegistrationFailed
