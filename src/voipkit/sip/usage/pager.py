@@ -33,6 +33,7 @@ from voipkit.sip.message import CSeq, NameAddr, Request, Response
 from voipkit.sip.transaction.keys import TransactionKey
 from voipkit.sip.uri import Uri, parse_uri
 from voipkit.sip.usage.base import Usage, UsageEvent, UsageHost
+from voipkit.sip.usage.invite import InviteSession
 from voipkit.sip.usage.manager import UsageFactory, UsageManager
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "TEXT_PLAIN",
     "ChallengeAnswerer",
     "ClientPagerMessage",
+    "DialogMessages",
     "MessageDelivered",
     "MessageFailed",
     "MessageReceived",
@@ -388,6 +390,32 @@ class ServerPagerMessage(Usage):
         """Answer ``status``; a 415 lists the types we take in Accept (RFC 3261 §21.4.13)."""
         headers = [("Accept", ", ".join(accept))] if accept else []
         self.respond(status, headers=headers, now=now)
+
+
+class DialogMessages:
+    """An ``InviteSession``'s ``DialogExtension`` for MESSAGE (RFC 3428 §4: a MESSAGE
+    may be sent inside a dialog): each becomes a ``ServerPagerMessage``, whose
+    ``MessageReceived`` has ``in_dialog`` True; the session's Call-ID names the call."""
+
+    def __init__(self, manager: UsageManager) -> None:
+        self.manager = manager
+
+    @classmethod
+    def attach(cls, manager: UsageManager, session: InviteSession) -> DialogMessages:
+        """The session's extension, made and added on first use."""
+        for extension in session.extensions:
+            if isinstance(extension, DialogMessages):
+                return extension
+        messages = cls(manager)
+        session.add_extension(messages)
+        return messages
+
+    def on_request(self, session: InviteSession, event: RequestReceived, *,
+                   now: float) -> bool:
+        if event.request.method != "MESSAGE":
+            return False
+        ServerPagerMessage.adopt(self.manager, event, now=now)
+        return True
 
 
 def pager_factory() -> UsageFactory:
