@@ -159,7 +159,7 @@ def _apply(phone: Phone) -> None:
 
 
 class LoopbackTest:
-    """The device's microphone played back on its speaker, one ptime later.
+    """The device's microphone played back on its speaker, in the tick that captured it.
 
     On a card, the card's own gains apply; on the virtual device the microphone
     is ``capture`` (silence by default) and the speaker ``playout`` (nothing by
