@@ -11,6 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from voipkit.api import messaging
 from voipkit.api.bus import EventBus
 from voipkit.api.call import Call, build_offer
 from voipkit.api.config import AccountConfig, split_host_port
@@ -82,6 +83,16 @@ class Account:
         """Where this account's requests go: the outbound proxy, else the server/domain."""
         uri = self._server_uri(self.config.outbound_proxy or self.config.server)
         return await self.phone.resolve(uri, self.config.kind)
+
+    def route_set(self) -> tuple[NameAddr, ...]:
+        """The pre-loaded Route set of this account's requests (the outbound proxy)."""
+        return self._route()
+
+    async def send_message(self, to: str, body: bytes | str, content_type: str | None = None,
+                           *, sms: bool = False) -> messaging.OutgoingMessage:
+        """Send a MESSAGE outside any call as this account (sendOutOfDialogMessage)."""
+        return await messaging.send_message(self.phone, to, body, content_type, account=self,
+                                            sms=sms)
 
     def _route(self) -> tuple[NameAddr, ...]:
         if self.config.outbound_proxy is None:

@@ -20,7 +20,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from voipkit.aio.media_session import AudioSession, check_scaling
-from voipkit.api import media_files
+from voipkit.api import media_files, messaging, transfer
 from voipkit.api.bus import EventBus, Handler
 from voipkit.api.config import MediaConfig, canonical_codec
 from voipkit.api.errors import CallFailed as CallFailedError
@@ -148,6 +148,10 @@ class Call:
     def __repr__(self) -> str:
         way = "from" if self.incoming else "to"
         return f"<Call {self.id} {way} {self.remote.uri} {self.state.value}>"
+
+    @property
+    def phone(self) -> Phone:
+        return self._phone
 
     @property
     def session(self) -> inv.InviteSession:
@@ -316,6 +320,21 @@ class Call:
             raise ConfigurationError(f"content type {content_type!r} is not type/subtype")
         self._session.send_info(body, content_type, now=self._phone.now())
         self._phone.pump()
+
+    async def refer(self, target: str, *, replaces: Call | None = None,
+                    method: str | None = None,
+                    request_target: str | None = None) -> transfer.Transfer:
+        """Transfer the peer to ``target`` (refer; with ``replaces``: attendedRefer).
+
+        See ``voipkit.api.transfer.refer``; the outcome arrives as this call's events.
+        """
+        return await transfer.refer(self, target, replaces=replaces, method=method,
+                                    request_target=request_target)
+
+    async def send_message(self, body: bytes | str,
+                           content_type: str | None = None) -> messaging.OutgoingMessage:
+        """Send a MESSAGE in the call (sendMessage); a ``str`` body is text/plain UTF-8."""
+        return await messaging.send_in_call(self, body, content_type)
 
     def play(self, path: str | os.PathLike[str], *, loop: bool = False) -> asyncio.Future[bool]:
         """Play a WAV file to the peer instead of the microphone; the future says if it ended."""

@@ -75,6 +75,7 @@ from voipkit.compat.portsip.sessions import (
     media_summary,
     message_text,
 )
+from voipkit.compat.portsip.transfer import TransferFunctions
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class StringBuilder:
         return len(self.value)
 
 
-class PortSIPLib(AudioFunctions):
+class PortSIPLib(AudioFunctions, TransferFunctions):
     """PortSIP-compatible facade over ``voipkit.api``.
 
     Vendor contract: methods return 0 (or a new id > 0) on success and a negative
@@ -563,8 +564,8 @@ class PortSIPLib(AudioFunctions):
     # --- Audio and video functions ----------------------------------------------------
 
     def addSupportedMimeType(self, methodName: str, mimeType: str, subMimeType: str) -> int:
-        """Accept INFO bodies of ``mimeType/subMimeType`` (other methods: not yet)."""
-        if methodName.upper() != "INFO":
+        """Accept INFO or MESSAGE bodies of ``mimeType/subMimeType`` (other methods: not yet)."""
+        if methodName.upper() not in ("INFO", "MESSAGE"):
             logger.info("addSupportedMimeType: voipkit can extend the body types of INFO "
                         "only, not of %s", methodName)
             return ErrorCode.INVALID_ARGUMENT
@@ -572,6 +573,8 @@ class PortSIPLib(AudioFunctions):
             logger.info("addSupportedMimeType: %r / %r is not a type and subtype",
                         mimeType, subMimeType)
             return ErrorCode.INVALID_ARGUMENT
+        if methodName.upper() == "MESSAGE":
+            return self._add_message_type(f"{mimeType}/{subMimeType}")
         return self._on_phone(lambda phone: _add_info_type(phone, f"{mimeType}/{subMimeType}"))
 
     # --- Call functions -------------------------------------------------------------------
@@ -695,6 +698,7 @@ class PortSIPLib(AudioFunctions):
         for event_type, handler in handlers.items():
             phone.on(event_type)(handler)
         self._subscribe_audio(phone)
+        self._subscribe_transfer(phone)
 
     def _codecs(self) -> tuple[str, ...]:
         return self._require_phone().config.media.codecs

@@ -34,7 +34,7 @@ from voipkit.sip.events import (
 from voipkit.sip.message import CSeq, NameAddr, Request, Response
 from voipkit.sip.replaces import Replaces, ReplacesError, replaces_in_uri
 from voipkit.sip.transaction.keys import TransactionKey
-from voipkit.sip.uri import SipUri, parse_uri
+from voipkit.sip.uri import SipUri, Uri, parse_uri
 from voipkit.sip.usage.base import Usage, UsageEvent, UsageHost
 from voipkit.sip.usage.invite import InviteSession, SessionState
 from voipkit.sip.usage.manager import UsageFactory, UsageManager
@@ -396,6 +396,11 @@ class ReferServer(Usage):
         _respond(self, request, status, reason, now=now)
         self._end()
 
+    @property
+    def reporting(self) -> bool:
+        """Accepted, and the final progress is not reported yet (``progress`` may be called)."""
+        return self.accepted and not self._terminating and not self.done
+
     def _require_pending(self, action: str) -> Request:
         if self.request is None or self.done:
             raise LocalProtocolError(f"cannot {action}: no REFER is pending")
@@ -531,8 +536,11 @@ class ReferRouter:
         return dialog_id
 
     def refer(self, refer_to: NameAddr, *, referred_by: NameAddr | None = None,
-              now: float) -> ReferClient:
+              request_uri: Uri | None = None, now: float) -> ReferClient:
         """Send a REFER in the dialog (the manual's refer / attendedRefer). Queues output.
+
+        ``request_uri`` replaces the dialog's remote target in the request line
+        (attendedRefer2's ``target``); the dialog's Route set still applies.
 
         Raises:
             LocalProtocolError: the call is not confirmed or its dialog has ended.
@@ -548,6 +556,8 @@ class ReferRouter:
                              router=self)
         manager.add(client)
         request = dialog.create_request("REFER", cseq_start=manager.ids.cseq_start())
+        if request_uri is not None:
+            request.uri = request_uri
         client.dialog_id = dialog_id
         client._send(request, refer_to, referred_by, now=now)
         self._clients[client.cseq] = client
