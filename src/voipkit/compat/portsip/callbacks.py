@@ -117,6 +117,73 @@ class SIPCallbackEvents:
         """An in-dialog INFO with a supported body arrived (DTMF INFO: onRecvDtmfTone)."""
         return 0
 
+    # --- Refer events -----------------------------------------------------------------
+
+    def onReceivedRefer(self, sessionId: int, referId: int, to: str, from_: str,
+                        referSipMessage: str) -> int:
+        """A REFER arrived (sessionId -1: outside any call); acceptRefer or rejectRefer it.
+
+        ``to`` is the refer target, ``from_`` its sender (the manual's ``from``, a
+        Python keyword: it is passed by position)."""
+        return 0
+
+    def onReferAccepted(self, sessionId: int) -> int:
+        """The transferee accepted our REFER (2xx)."""
+        return 0
+
+    def onReferRejected(self, sessionId: int, reason: str, code: int) -> int:
+        """The transferee refused our REFER (code 408: no answer)."""
+        return 0
+
+    def onTransferTrying(self, sessionId: int) -> int:
+        """The transferee is calling the target (NOTIFY "100 Trying")."""
+        return 0
+
+    def onTransferRinging(self, sessionId: int) -> int:
+        """The transfer target rings (NOTIFY 18x)."""
+        return 0
+
+    def onACTVTransferSuccess(self, sessionId: int) -> int:
+        """The transfer target answered (NOTIFY 2xx)."""
+        return 0
+
+    def onACTVTransferFailure(self, sessionId: int, reason: str, code: int) -> int:
+        """The transferred call failed (code 408: the report never came)."""
+        return 0
+
+    # --- MESSAGE events ------------------------------------------------------------------
+
+    def onRecvMessage(self, sessionId: int, mimeType: str, subMimeType: str,
+                      messageData: bytes, messageDataLength: int) -> int:
+        """A MESSAGE arrived in a call (it was answered 200)."""
+        return 0
+
+    def onRecvOutOfDialogMessage(self, fromDisplayName: str, from_: str, toDisplayName: str,
+                                 to: str, mimeType: str, subMimeType: str,
+                                 messageData: bytes, messageDataLength: int) -> int:
+        """A MESSAGE arrived outside any call (``from_``: the manual's ``from``, by position)."""
+        return 0
+
+    def onSendMessageSuccess(self, sessionId: int, messageId: int) -> int:
+        """A MESSAGE sent with sendMessage was delivered (2xx)."""
+        return 0
+
+    def onSendMessageFailure(self, sessionId: int, messageId: int, reason: str,
+                             code: int) -> int:
+        """A MESSAGE sent with sendMessage was not delivered (code 408: no answer)."""
+        return 0
+
+    def onSendOutOfDialogMessageSuccess(self, messageId: int, fromDisplayName: str,
+                                        from_: str, toDisplayName: str, to: str) -> int:
+        """A MESSAGE sent with sendOutOfDialogMessage was delivered (2xx)."""
+        return 0
+
+    def onSendOutOfDialogMessageFailure(self, messageId: int, fromDisplayName: str,
+                                        from_: str, toDisplayName: str, to: str, reason: str,
+                                        code: int) -> int:
+        """A MESSAGE sent with sendOutOfDialogMessage was not delivered."""
+        return 0
+
     def onPlayFileFinished(self, sessionId: int, fileName: str) -> int:
         """A file started by startPlayingFileToRemote (without loop) has played to its end."""
         return 0

@@ -76,6 +76,7 @@ from voipkit.compat.portsip.sessions import (
     media_summary,
     message_text,
 )
+from voipkit.compat.portsip.transfer import TransferFunctions
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class StringBuilder:
         return len(self.value)
 
 
-class PortSIPLib(AudioFunctions, PresenceFunctions):
+class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions):
     """PortSIP-compatible facade over ``voipkit.api``.
 
     Vendor contract: methods return 0 (or a new id > 0) on success and a negative
@@ -564,8 +565,8 @@ class PortSIPLib(AudioFunctions, PresenceFunctions):
     # --- Audio and video functions ----------------------------------------------------
 
     def addSupportedMimeType(self, methodName: str, mimeType: str, subMimeType: str) -> int:
-        """Accept INFO bodies of ``mimeType/subMimeType`` (other methods: not yet)."""
-        if methodName.upper() != "INFO":
+        """Accept INFO or MESSAGE bodies of ``mimeType/subMimeType`` (other methods: not yet)."""
+        if methodName.upper() not in ("INFO", "MESSAGE"):
             logger.info("addSupportedMimeType: voipkit can extend the body types of INFO "
                         "only, not of %s", methodName)
             return ErrorCode.INVALID_ARGUMENT
@@ -573,6 +574,8 @@ class PortSIPLib(AudioFunctions, PresenceFunctions):
             logger.info("addSupportedMimeType: %r / %r is not a type and subtype",
                         mimeType, subMimeType)
             return ErrorCode.INVALID_ARGUMENT
+        if methodName.upper() == "MESSAGE":
+            return self._add_message_type(f"{mimeType}/{subMimeType}")
         return self._on_phone(lambda phone: _add_info_type(phone, f"{mimeType}/{subMimeType}"))
 
     # --- Call functions -------------------------------------------------------------------
@@ -697,6 +700,7 @@ class PortSIPLib(AudioFunctions, PresenceFunctions):
             phone.on(event_type)(handler)
         self._subscribe_audio(phone)
         self._subscribe_presence(phone)
+        self._subscribe_transfer(phone)
 
     def _codecs(self) -> tuple[str, ...]:
         return self._require_phone().config.media.codecs
