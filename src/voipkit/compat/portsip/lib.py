@@ -68,6 +68,7 @@ from voipkit.compat.portsip.enums import (
     SESSION_REFRESH_MODE,
     TRANSPORT_TYPE,
 )
+from voipkit.compat.portsip.presence import PresenceFunctions
 from voipkit.compat.portsip.sessions import (
     SessionTable,
     body_of,
@@ -108,7 +109,7 @@ class StringBuilder:
         return len(self.value)
 
 
-class PortSIPLib(AudioFunctions, TransferFunctions):
+class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions):
     """PortSIP-compatible facade over ``voipkit.api``.
 
     Vendor contract: methods return 0 (or a new id > 0) on success and a negative
@@ -698,6 +699,7 @@ class PortSIPLib(AudioFunctions, TransferFunctions):
         for event_type, handler in handlers.items():
             phone.on(event_type)(handler)
         self._subscribe_audio(phone)
+        self._subscribe_presence(phone)
         self._subscribe_transfer(phone)
 
     def _codecs(self) -> tuple[str, ...]:
