@@ -35,6 +35,7 @@ from voipkit.sdp.negotiate import (
     new_crypto,
     next_version,
     process_answer,
+    rtcp_feedback,
 )
 from voipkit.sdp.parse import parse_sdp
 
@@ -65,4 +66,5 @@ __all__ = [
     "next_version",
     "parse_sdp",
     "process_answer",
+    "rtcp_feedback",
 ]

@@ -69,6 +69,7 @@ from voipkit.compat.portsip.enums import (
     SESSION_REFRESH_MODE,
     TRANSPORT_TYPE,
 )
+from voipkit.compat.portsip.presence import PresenceFunctions
 from voipkit.compat.portsip.sessions import (
     SessionTable,
     body_of,
@@ -110,7 +111,8 @@ class StringBuilder:
         return len(self.value)
 
 
-class PortSIPLib(AudioFunctions, TransferFunctions, StreamIOFunctions, DeviceFunctions):
+class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOFunctions,
+                 DeviceFunctions):
     """PortSIP-compatible facade over ``voipkit.api``.
 
     Vendor contract: methods return 0 (or a new id > 0) on success and a negative
@@ -700,6 +702,7 @@ class PortSIPLib(AudioFunctions, TransferFunctions, StreamIOFunctions, DeviceFun
         for event_type, handler in handlers.items():
             phone.on(event_type)(handler)
         self._subscribe_audio(phone)
+        self._subscribe_presence(phone)
         self._subscribe_transfer(phone)
 
     def _codecs(self) -> tuple[str, ...]:

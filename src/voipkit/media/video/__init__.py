@@ -31,6 +31,7 @@ from voipkit.media.video.payload import (
     PayloadFormat,
     max_payload_for_mtu,
 )
+from voipkit.media.video.stream import VideoCounters, VideoStream, VideoStreamConfig
 from voipkit.media.video.vp8 import Vp8PayloadDescriptor, Vp8PayloadFormat
 
 __all__ = [
@@ -54,10 +55,13 @@ __all__ = [
     "StapA",
     "VideoCodecRegistry",
     "VideoCodecSpec",
+    "VideoCounters",
     "VideoDecoder",
     "VideoEncoder",
     "VideoEncoderSettings",
     "VideoFrame",
+    "VideoStream",
+    "VideoStreamConfig",
     "Vp8PayloadDescriptor",
     "Vp8PayloadFormat",
     "i420_size",

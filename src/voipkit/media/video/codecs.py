@@ -203,7 +203,7 @@ class VideoCodecSpec:
         return CodecCapability(
             encoding=self.name, clock_rate=self.clock_rate,
             payload_type=self.preferred_payload_type if payload_type is None else payload_type,
-            fmtp=dict(self.fmtp), kind="video")
+            fmtp=dict(self.fmtp), kind="video", rtcp_fb=self.rtcp_fb)
 
     def payload_format(self, *, mtu: int = DEFAULT_MTU,
                        remote_fmtp: Mapping[str, str] | None = None) -> PayloadFormat:

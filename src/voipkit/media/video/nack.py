@@ -7,7 +7,7 @@ most ``max_retries`` times), and the sent packets kept for retransmission.
 Must not know: RTCP bytes (``voipkit.media.rtcp.RtcpNackPacket`` carries the numbers),
 codecs, sockets or the clock (``now`` is an argument).
 
-Retransmissions are the original packets, resent on the same SSRC with the same
+Retransmissions are the original datagrams, resent on the same SSRC with the same
 sequence number (RFC 4585 leaves the repair method open; RFC 4588 RTX streams are not
 used, as baresip and linphone do not negotiate them with plain SIP peers).
 """
@@ -15,8 +15,6 @@ used, as baresip and linphone do not negotiate them with plain SIP peers).
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from voipkit.media.rtp import RtpPacket
 
 __all__ = ["NackGenerator", "RetransmissionBuffer"]
 
@@ -90,35 +88,39 @@ class NackGenerator:
 
 
 class RetransmissionBuffer:
-    """The last ``capacity`` packets sent, by sequence number."""
+    """The last ``capacity`` datagrams sent, by RTP sequence number.
+
+    It keeps the datagrams as sent (SRTP-protected when the stream is), because
+    libsrtp refuses to protect the same packet index twice.
+    """
 
     def __init__(self, capacity: int = 512) -> None:
         if capacity < 1:
             raise ValueError("capacity must be positive")
         self.capacity = capacity
-        self._slots: list[RtpPacket | None] = [None] * capacity
+        self._slots: list[tuple[int, bytes] | None] = [None] * capacity
         self.retransmitted = 0
         self.unavailable = 0
 
-    def store(self, packet: RtpPacket) -> None:
-        """Keep a sent packet (it replaces the one ``capacity`` numbers earlier)."""
-        self._slots[packet.sequence_number % self.capacity] = packet
+    def store(self, sequence_number: int, datagram: bytes) -> None:
+        """Keep a sent datagram (it replaces the one ``capacity`` numbers earlier)."""
+        self._slots[sequence_number % self.capacity] = (sequence_number, datagram)
 
-    def get(self, sequence_number: int) -> RtpPacket | None:
-        """The stored packet with this 16-bit sequence number, or None."""
-        packet = self._slots[sequence_number % self.capacity]
-        if packet is None or packet.sequence_number != sequence_number:
+    def get(self, sequence_number: int) -> bytes | None:
+        """The stored datagram with this 16-bit sequence number, or None."""
+        slot = self._slots[sequence_number % self.capacity]
+        if slot is None or slot[0] != sequence_number:
             return None
-        return packet
+        return slot[1]
 
-    def retransmissions(self, lost: Iterable[int]) -> list[RtpPacket]:
-        """The stored packets a NACK asks for (numbers no longer kept are counted)."""
-        out: list[RtpPacket] = []
+    def retransmissions(self, lost: Iterable[int]) -> list[bytes]:
+        """The stored datagrams a NACK asks for (numbers no longer kept are counted)."""
+        out: list[bytes] = []
         for seq in lost:
-            packet = self.get(seq)
-            if packet is None:
+            datagram = self.get(seq)
+            if datagram is None:
                 self.unavailable += 1
             else:
-                out.append(packet)
+                out.append(datagram)
         self.retransmitted += len(out)
         return out
