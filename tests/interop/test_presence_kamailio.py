@@ -29,10 +29,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.compat.conftest import Recorder, start
 
 from interop import peers
 from interop.api_helpers import kam_account, kamailio_errors, phone_config, running
-from tests.compat.conftest import Recorder, start
 from voipkit.api import Call, CallEnded, CallReplaced, IncomingCall, Publication
 from voipkit.compat.portsip import PortSIPLib
 from voipkit.sip.bodies import MESSAGE_SUMMARY, MessageCounts, MessageSummary
