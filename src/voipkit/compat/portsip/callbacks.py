@@ -192,6 +192,18 @@ class SIPCallbackEvents:
         """getStatistics' answer: the call's RTP statistics as a JSON object (see getStatistics)."""
         return 0
 
+    def onRTPPacketCallback(self, sessionId: int, mediaType: int, direction: int,
+                            RTPPacket: bytes, packetSize: int) -> int:
+        """An RTP packet of the call was sent (DIRECTION_SEND) or accepted (DIRECTION_RECV),
+        unprotected (enableRtpCallback); mediaType 0 is audio."""
+        return 0
+
+    def onAudioRawCallback(self, sessionId: int, callbackType: int, data: bytes,
+                           dataLength: int, samplingFreqHz: int) -> int:
+        """A frame of the call's audio, 16-bit little-endian mono, as sent (callbackType
+        DIRECTION_SEND) or as played (DIRECTION_RECV) (enableAudioStreamCallback)."""
+        return 0
+
     # --- subscriptions, presence, MWI, BLF (compat/portsip/presence.py) -----------------
 
     def onRecvNotifyOfSubscription(self, subscribeId: int, notifyMsg: str,
