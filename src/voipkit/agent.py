@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from voipkit import agent_transfer
 from voipkit.aio.loop import run as run_loop
 from voipkit.api import (
     Account,
@@ -65,6 +66,7 @@ from voipkit.api import (
     PhoneConfig,
     PhoneEvent,
     PlaybackFinished,
+    ReferReceived,
     RemoteHold,
     RemoteUnhold,
     TlsSettings,
@@ -409,6 +411,7 @@ class Agent:
                 "unregistered", {"statusText": e.reason, "statusCode": e.status},
                 f"unregistered {e.account.aor} ({e.status} {e.reason})"),
         }
+        self._report.update(agent_transfer.reports(self))
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -426,6 +429,7 @@ class Agent:
         phone.on(IncomingCall)(self._on_incoming)
         phone.on(CallConnected)(self._on_connected)
         phone.on(CallEnded)(self._on_ended)
+        phone.on(ReferReceived)(lambda e: agent_transfer.on_refer(self, e))
         try:
             await phone.start()
         except FAILURES as exc:
@@ -754,6 +758,7 @@ _COMMANDS: dict[str, Callable[[Agent, list[str]], None]] = {
     "register": Agent._cmd_register,
     "unregister": Agent._cmd_unregister,
     "quit": Agent._cmd_quit,
+    **agent_transfer.COMMANDS,
 }
 
 

@@ -42,7 +42,7 @@ def test_not_initialized_and_bad_arguments() -> None:
     assert lib.setUser("a", "", "", "", "", "", 0, "", 0, "", 0) == ErrorCode.NOT_INITIALIZED
     assert start(lib, localIp="0.0.0.0") == ErrorCode.INVALID_ARGUMENT
     assert start(lib, transportType=TRANSPORT_TYPE.TRANSPORT_PERS) == ErrorCode.INVALID_ARGUMENT
-    assert start(lib, audioDeviceLayer=0) == ErrorCode.INVALID_ARGUMENT
+    assert start(lib, audioDeviceLayer=2) == ErrorCode.INVALID_ARGUMENT
     assert start(lib, maxCallSessions=0) == ErrorCode.INVALID_ARGUMENT
     assert start(lib, logLevel=PORTSIP_LOG_LEVEL.PORTSIP_LOG_INFO,
                  logFilePath="/nonexistent/dir") == ErrorCode.INVALID_ARGUMENT

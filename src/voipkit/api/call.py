@@ -20,7 +20,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from voipkit.aio.media_session import AudioSession, check_scaling
-from voipkit.api import media_files, messaging, transfer
+from voipkit.api import media_files, messaging, stream_io, transfer
 from voipkit.api.bus import EventBus, Handler
 from voipkit.api.config import MediaConfig, canonical_codec
 from voipkit.api.errors import CallFailed as CallFailedError
@@ -710,6 +710,7 @@ class Call:
         audio.on_dtmf = lambda digit: self._emit(DtmfReceived(self, digit, "rfc4733"))
         audio.on_playback_finished = lambda path, completed: self._emit(
             PlaybackFinished(self, str(path), completed))
+        stream_io.wire(self, audio)  # devices, keep-alive, taps, PCM stream (api.stream_io)
 
     def _start_audio(self) -> None:
         audio = self.audio

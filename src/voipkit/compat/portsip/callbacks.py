@@ -191,3 +191,63 @@ class SIPCallbackEvents:
     def onStatistics(self, sessionId: int, stat: str) -> int:
         """getStatistics' answer: the call's RTP statistics as a JSON object (see getStatistics)."""
         return 0
+
+    def onRTPPacketCallback(self, sessionId: int, mediaType: int, direction: int,
+                            RTPPacket: bytes, packetSize: int) -> int:
+        """An RTP packet of the call was sent (DIRECTION_SEND) or accepted (DIRECTION_RECV),
+        unprotected (enableRtpCallback); mediaType 0 is audio."""
+        return 0
+
+    def onAudioRawCallback(self, sessionId: int, callbackType: int, data: bytes,
+                           dataLength: int, samplingFreqHz: int) -> int:
+        """A frame of the call's audio, 16-bit little-endian mono, as sent (callbackType
+        DIRECTION_SEND) or as played (DIRECTION_RECV) (enableAudioStreamCallback)."""
+        return 0
+
+    # --- subscriptions, presence, MWI, BLF (compat/portsip/presence.py) -----------------
+
+    def onRecvNotifyOfSubscription(self, subscribeId: int, notifyMsg: str,
+                                   contentData: bytes, contentLenght: int) -> int:
+        """A NOTIFY of subscription ``subscribeId`` arrived (answered 200); ``notifyMsg`` is
+        the whole message, ``contentData`` its body (vendor spelling ``contentLenght``)."""
+        return 0
+
+    def onSubscriptionFailure(self, subscribeId: int, statusCode: int) -> int:
+        """The SUBSCRIBE was refused with ``statusCode`` (408: no answer); it is gone."""
+        return 0
+
+    def onSubscriptionTerminated(self, subscribeId: int) -> int:
+        """The subscription ended (unsubscribed, expired, or ended by the notifier)."""
+        return 0
+
+    def onPresenceRecvSubscribe(self, subscribeId: int, fromDisplayName: str, from_: str,
+                                subject: str) -> int:
+        """Someone subscribed to our presence (P2P mode): presenceAcceptSubscribe or
+        presenceRejectSubscribe (both allowed in here). ``from_`` is the manual's ``from``."""
+        return 0
+
+    def onPresenceOnline(self, fromDisplayName: str, from_: str, stateText: str) -> int:
+        """A contact we watch is online or changed its status text."""
+        return 0
+
+    def onPresenceOffline(self, fromDisplayName: str, from_: str) -> int:
+        """A contact we watch went offline."""
+        return 0
+
+    def onDialogStateUpdated(self, BLFMonitoredUri: str, BLFDialogState: str,
+                             BLFDialogId: str, BLFDialogDirection: str) -> int:
+        """A monitored user's dialog changed (BLF): state trying/proceeding/early/confirmed/
+        terminated, direction initiator/recipient; pickupBLFCall takes ``BLFDialogId``."""
+        return 0
+
+    def onWaitingVoiceMessage(self, messageAccount: str, urgentNewMessageCount: int,
+                              urgentOldMessageCount: int, newMessageCount: int,
+                              oldMessageCount: int) -> int:
+        """A message-summary NOTIFY gave voice-mail counts (all 0: nothing waiting)."""
+        return 0
+
+    def onWaitingFaxMessage(self, messageAccount: str, urgentNewMessageCount: int,
+                            urgentOldMessageCount: int, newMessageCount: int,
+                            oldMessageCount: int) -> int:
+        """A message-summary NOTIFY gave fax counts."""
+        return 0

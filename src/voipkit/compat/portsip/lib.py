@@ -61,6 +61,7 @@ from voipkit.compat.portsip._bridge import Bridge
 from voipkit.compat.portsip.audio import AudioFunctions
 from voipkit.compat.portsip.callbacks import SIPCallbackEvents
 from voipkit.compat.portsip.codes import ErrorCode, to_code
+from voipkit.compat.portsip.devices import DeviceFunctions
 from voipkit.compat.portsip.enums import (
     DTMF_METHOD,
     DTMF_TONES,
@@ -68,6 +69,7 @@ from voipkit.compat.portsip.enums import (
     SESSION_REFRESH_MODE,
     TRANSPORT_TYPE,
 )
+from voipkit.compat.portsip.presence import PresenceFunctions
 from voipkit.compat.portsip.sessions import (
     SessionTable,
     body_of,
@@ -75,6 +77,7 @@ from voipkit.compat.portsip.sessions import (
     media_summary,
     message_text,
 )
+from voipkit.compat.portsip.stream_io import StreamIOFunctions
 from voipkit.compat.portsip.transfer import TransferFunctions
 
 logger = logging.getLogger(__name__)
@@ -108,7 +111,8 @@ class StringBuilder:
         return len(self.value)
 
 
-class PortSIPLib(AudioFunctions, TransferFunctions):
+class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOFunctions,
+                 DeviceFunctions):
     """PortSIP-compatible facade over ``voipkit.api``.
 
     Vendor contract: methods return 0 (or a new id > 0) on success and a negative
@@ -241,10 +245,9 @@ class PortSIPLib(AudioFunctions, TransferFunctions):
             raise ConfigurationError(
                 f"localIp {local_ip!r}: voipkit does not guess which address to announce "
                 "for media; pass one of this machine's addresses (getLocalIpAddress)")
-        if audio_layer != 1:
-            raise ConfigurationError(
-                f"audioDeviceLayer {audio_layer}: voipkit has no sound-device layer yet; "
-                "pass 1 (the virtual device)")
+        if audio_layer not in (0, 1):
+            raise ConfigurationError(f"audioDeviceLayer {audio_layer} is not 0 (the sound "
+                                     "cards) or 1 (the virtual device)")
         if video_layer not in (0, 1):
             raise ConfigurationError(f"videoDeviceLayer {video_layer} is not 0 or 1")
         self._open_log_file(log_level, log_path)
@@ -256,6 +259,7 @@ class PortSIPLib(AudioFunctions, TransferFunctions):
                             ciphers=ciphers or None),
         )
         phone = Phone(config)
+        self._configure_devices(phone, audio_layer)
         self._subscribe(phone)
         self._transport = kind
         self._phone = phone
@@ -698,6 +702,7 @@ class PortSIPLib(AudioFunctions, TransferFunctions):
         for event_type, handler in handlers.items():
             phone.on(event_type)(handler)
         self._subscribe_audio(phone)
+        self._subscribe_presence(phone)
         self._subscribe_transfer(phone)
 
     def _codecs(self) -> tuple[str, ...]:
