@@ -281,6 +281,10 @@ def test_notify_without_subscription_state_or_event_gets_400() -> None:
     assert sub.state is ClientState.ACTIVE
     assert call.of("alice", SubscriptionTerminated) == []
     assert len(call.of("alice", NotifyReceived)) == 1
+    assert [(e.status, e.reason) for e in call.of("alice", NotifyRejected)
+            if isinstance(e, NotifyRejected)] == [
+        (400, "Missing Subscription-State header"), (400, "Missing Event header"),
+        (400, "Bad Subscription-State header")]
 
 
 def test_notify_for_unknown_subscription_gets_481() -> None:

@@ -559,11 +559,11 @@ class ClientSubscription(Usage):
         raw_state = request.headers.get("Subscription-State")
         if raw_event is None or raw_state is None:
             missing = "Event" if raw_event is None else "Subscription-State"
-            self._answer(request, 400, f"Missing {missing} header", now=now)
+            self._refuse(request, 400, f"Missing {missing} header", now=now)
             return
         substate = parse_subscription_state(raw_state)
         if substate is None:
-            self._answer(request, 400, "Bad Subscription-State header", now=now)
+            self._refuse(request, 400, "Bad Subscription-State header", now=now)
             return
         if _EventHeader.parse(raw_event) != self._event or self.state is ClientState.TERMINATED:
             self._answer(request, 481, "Subscription Does Not Exist", now=now)
@@ -658,6 +658,11 @@ class ClientSubscription(Usage):
     def _wait_for_notify(self, *, now: float) -> None:
         timeout = self.host.core.config.timers.transaction_timeout  # 64*T1
         self.host.schedule(self, _ClientTimer.NOTIFY_WAIT, now + timeout)
+
+    def _refuse(self, request: Request, status: int, reason: str, *, now: float) -> None:
+        """Answer a NOTIFY of ours 400 and say so (``NotifyRejected``): never silently."""
+        self._answer(request, status, reason, now=now)
+        self.host.emit(NotifyRejected(self.id, status, reason, request))
 
     def _answer(self, request: Request, status: int, reason: str | None, *,
                 now: float) -> None:
