@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from voipkit import agent_subscriptions
+from voipkit import agent_subscriptions, agent_transfer
 from voipkit.aio.loop import run as run_loop
 from voipkit.api import (
     Account,
@@ -68,6 +68,7 @@ from voipkit.api import (
     PhoneConfig,
     PhoneEvent,
     PlaybackFinished,
+    ReferReceived,
     RemoteHold,
     RemoteUnhold,
     TlsSettings,
@@ -412,6 +413,7 @@ class Agent:
                 "unregistered", {"statusText": e.reason, "statusCode": e.status},
                 f"unregistered {e.account.aor} ({e.status} {e.reason})"),
         }
+        self._report.update(agent_transfer.reports(self))
         self._report.update(agent_subscriptions.reports(self))
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -430,6 +432,7 @@ class Agent:
         phone.on(IncomingCall)(self._on_incoming)
         phone.on(CallConnected)(self._on_connected)
         phone.on(CallEnded)(self._on_ended)
+        phone.on(ReferReceived)(lambda e: agent_transfer.on_refer(self, e))
         try:
             await phone.start()
         except FAILURES as exc:
@@ -758,6 +761,7 @@ _COMMANDS: dict[str, Callable[[Agent, list[str]], None]] = {
     "register": Agent._cmd_register,
     "unregister": Agent._cmd_unregister,
     "quit": Agent._cmd_quit,
+    **agent_transfer.COMMANDS,
 }
 _COMMANDS.update(agent_subscriptions.COMMANDS)  # subscribe, publish, presence, mwi, pickup ...
 
