@@ -12,6 +12,7 @@ Proves (real UDP sockets on 127.0.0.1, the loop's clock, waits on events with ti
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
@@ -143,7 +144,7 @@ def test_nack_repairs_five_percent_loss() -> None:
             await asyncio.wait_for(at_b.done.wait(), 10)
             indexes = check(at_b.frames, 320, 240)
             times = [t for t, _ in at_b.frames]
-            assert max(later - earlier for earlier, later in zip(times, times[1:])) < 1.0
+            assert max(later - earlier for earlier, later in itertools.pairwise(times)) < 1.0
             assert relay.dropped >= 3
             sent, received = a.stream, b.stream
             assert sent is not None and received is not None
