@@ -9,7 +9,9 @@ It is driven three ways: options (``--call``, ``--auto-answer``, ``--play`` ...)
 on stdin (one per line: ``call URI``, ``answer [ID]``, ``hangup [ID|all]``, ``hold [ID]``,
 ``unhold [ID]``, ``dtmf DIGITS [ID]``, ``register``, ``unregister``, ``quit``, and the
 subscription commands of ``agent_subscriptions``: ``subscribe``, ``unsubscribe``,
-``publish``, ``presence``, ``watcher``, ``mwi``, ``pickup``) and signals
+``publish``, ``presence``, ``watcher``, ``mwi``, ``pickup``, and the transfer and
+messaging commands of ``agent_transfer``: ``transfer``, ``attended``, ``message``,
+``send``) and signals
 (SIGINT/SIGTERM: hang up, unregister, exit 0). It reports on stdout, one line per event:
 readable text, or with ``--json`` one JSON object whose ``"event"`` is the PortSIP
 manual's callback name and whose keys are that callback's parameter names. docs/agent.md
