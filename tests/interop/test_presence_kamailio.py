@@ -10,10 +10,10 @@ registered as its users:
   "Offline" reaches onPresenceOffline, the publication is refreshed with SIP-If-Match and
   no body before it expires (setDefaultPublicationTime 10 s), and unInitialize removes it
   (SIP-If-Match, Expires: 0);
-- MWI: with enableAutoCheckMwi a registered facade subscribes to its own
-  message-summary; counts PUBLISHed to Kamailio by another UA of the same user reach
-  onWaitingVoiceMessage and onWaitingFaxMessage with new/old and urgent counts, and a
-  change reaches it again;
+- MWI: with enableAutoCheckMwi a registered facade subscribes to its own message-
+  summary (once: registering again adds no second subscription); counts PUBLISHed to
+  Kamailio by another UA of the same user reach onWaitingVoiceMessage and
+  onWaitingFaxMessage with new/old and urgent counts, and a change reaches it again;
 - BLF: carol's sendSubscription("bob", "dialog") turns a call alice -> bob through
   Kamailio into onDialogStateUpdated early -> confirmed -> terminated with the monitored
   URI, the dialog id and direction recipient; then, while a second call rings, carol's
@@ -125,9 +125,16 @@ def test_mwi_counts_reach_onwaitingvoicemessage(kam: peers.Kamailio) -> None:
     async def main() -> None:
         with Facade(kam, "bob") as handset:
             assert handset.lib.enableAutoCheckMwi(True) == 0
+            handset.lib.enableCallbackSignaling(True, False)
             await asyncio.to_thread(handset.register)
             await asyncio.to_thread(handset.events.wait, "onRecvNotifyOfSubscription",
                                     None, 10)
+            # registering again does not start a second MWI subscription
+            assert handset.lib.registerServer(120, 0) == 0
+            await asyncio.to_thread(handset.events.wait, "onRegisterSuccess", None, 10, 2)
+            subscribes = handset.sent("SUBSCRIBE")
+            assert len({_header(m, "Call-ID")[0] for m in subscribes}) == 1, subscribes
+            assert all(_header(m, "Event") == ["message-summary"] for m in subscribes)
             # the voicemail system: another UA of bob's PUBLISHes the summary (RFC 3842 §3)
             async with running(phone_config(kam=kam)) as voicemail:
                 account = await voicemail.add_account(kam_account(kam, "bob"))
