@@ -14,7 +14,8 @@ Proves, end to end through the public API over UDP sockets:
 - malformed bodies are refused without ending the subscription: a message-summary
   that is not one gets 400 (SubscriptionNotifyRejected), a body type outside Accept
   gets 415; the next good NOTIFY still arrives;
-- the subscription refreshes itself (same Call-ID, higher CSeq) before it expires.
+- the subscription refreshes itself (same Call-ID, higher CSeq) before it expires;
+- a refused PUBLISH raises RequestFailed (405) and emits PublicationFailure.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from voipkit.api.subscriptions import (
     PresenceOffline,
     PresenceOnline,
     PresenceSubscribeReceived,
+    PublicationFailure,
     SubscriptionEnded,
     SubscriptionFailure,
     SubscriptionNotified,
@@ -255,6 +257,37 @@ def test_subscription_refreshes_before_expiry() -> None:
         call_ids = {line for m in subscribes for line in m.split(b"\r\n")
                     if line.lower().startswith(b"call-id")}
         assert len(call_ids) == 1
+        cseqs = [int(line.split(b":", 1)[1].split()[0]) for m in subscribes[:3]
+                 for line in m.split(b"\r\n") if line.lower().startswith(b"cseq")]
+        assert cseqs == sorted(set(cseqs)) and len(cseqs) == 3
         assert watcher.live
+
+    run(body)
+
+
+def test_refused_publish_raises_and_reports() -> None:
+    """A PUBLISH the server refuses (bob's phone allows no PUBLISH: 405) raises RequestFailed
+    to the awaiting code and emits PublicationFailure; agent-mode set_presence does the same."""
+    async def body(alice: Phone, bob: Phone, bob_uri: str, alice_uri: str) -> None:
+        server = bob_uri.split("@", 1)[1]
+        account = await alice.add_account(api.AccountConfig(user="alice", domain="127.0.0.1",
+                                                            server=server))
+        failures = Collect(alice, PublicationFailure)
+        publication = await alice.subscriptions.publish("presence", account=account)
+        try:
+            await publication.publish(b"x", "text/plain", timeout=5)
+        except api.RequestFailed as exc:
+            assert exc.status == 405
+        else:
+            raise AssertionError("a refused PUBLISH must raise")
+        failed = await failures.next(PublicationFailure)
+        assert (failed.publication, failed.status) == (publication, 405)
+        alice.subscriptions.presence_mode = api.PresenceMode.AGENT
+        try:
+            await alice.subscriptions.set_presence("here")
+        except api.RequestFailed as exc:
+            assert exc.status == 405
+        else:
+            raise AssertionError("a refused presence PUBLISH must raise")
 
     run(body)

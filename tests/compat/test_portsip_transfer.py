@@ -143,3 +143,41 @@ def test_out_of_dialog_and_in_call_messages(trio: Trio) -> None:
     assert alice.sendMessage(sid, "text", "plain", b"a", 5) == ErrorCode.INVALID_ARGUMENT
     assert alice.sendMessage(99999, "text", "plain", b"a", 1) == ErrorCode.INVALID_SESSION_ID
     assert alice.hangUp(sid) == 0
+
+
+def test_attended_refer2_with_method_and_target(trio: Trio) -> None:
+    (alice, a_ev), (bob, b_ev), (carol, c_ev) = trio
+    _auto_answer(bob, b_ev)
+    _auto_answer(carol, c_ev)
+    b_ev.hooks["onReceivedRefer"] = lambda sid, refer_id, to, from_, msg: bob.acceptRefer(
+        refer_id, msg)
+    to_bob = _connect(alice, a_ev, _uri(bob, "bob"))
+    to_carol = _connect(alice, a_ev, _uri(carol, "carol"))
+    assert alice.attendedRefer2(object(), to_bob, to_carol, "INVITE", _uri(bob, "bob"),
+                                _uri(carol, "carol")) == ErrorCode.INVALID_ARGUMENT
+    assert alice.attendedRefer2(alice, to_bob, to_carol, "INVITE", _uri(bob, "bob"),
+                                _uri(carol, "carol")) == 0
+    refer = b_ev.wait("onReceivedRefer")
+    assert refer[4].startswith(f"REFER {_uri(bob, 'bob')} ")
+    assert ";method=INVITE?Replaces=" in refer[4]
+    a_ev.wait("onACTVTransferSuccess", lambda a: a == (to_bob,), timeout=10)
+    a_ev.wait("onInviteClosed", lambda a: a == (to_carol,))
+    assert alice.hangUp(to_bob) == 0
+
+
+def test_out_of_dialog_refer_replaces_a_call(trio: Trio) -> None:
+    (alice, a_ev), (bob, b_ev), (carol, c_ev) = trio
+    _auto_answer(carol, c_ev)
+    b_ev.hooks["onReceivedRefer"] = lambda sid, refer_id, to, from_, msg: bob.acceptRefer(
+        refer_id, msg)
+    to_carol = _connect(alice, a_ev, _uri(carol, "carol"))
+    assert alice.outOfDialogRefer(to_carol, "INVITE", _uri(bob, "bob"),
+                                  _uri(carol, "carol")) == 0
+    refer = b_ev.wait("onReceivedRefer")
+    assert refer[0] == -1 and refer[2].startswith(_uri(carol, "carol") + ";method=INVITE?Replaces=")
+    a_ev.wait("onACTVTransferSuccess", lambda a: a == (to_carol,), timeout=10)
+    a_ev.wait("onInviteClosed", lambda a: a == (to_carol,))
+    replacing = c_ev.wait("onInviteIncoming", lambda a: "\r\nReplaces:" in a[-1])
+    c_ev.wait("onInviteConnected", lambda a: a == (replacing[0],))
+    assert alice.outOfDialogRefer(99999, "INVITE", _uri(bob, "bob"),
+                                  _uri(carol, "carol")) == ErrorCode.INVALID_SESSION_ID

@@ -2,12 +2,14 @@
 
 Proves, with the peers started per test on loopback (Kamailio once for the module):
 - blind transfer with baresip 1.0.0 as the transferee: voipkit (alice) calls baresip,
-  REFERs it to a second voipkit phone (carol); baresip calls carol with Referred-By and
-  alice hears ReferAccepted, TransferTrying and TransferSucceeded from baresip's
-  sipfrag NOTIFYs;
-- attended transfer with baresip as the transferee: alice's call to carol is named by
-  the Replaces in Refer-To; baresip's INVITE to carol carries it, carol's phone takes
-  the call over by itself (CallReplaced) and alice's call to carol ends;
+  REFERs it to a second voipkit phone (carol); baresip calls carol and alice hears
+  ReferAccepted, TransferTrying and TransferSucceeded from baresip's sipfrag NOTIFYs,
+  peer to peer and with all three registered at Kamailio;
+- attended transfer with linphonec 5.1 as the transferee: alice's call to carol is named
+  by the Replaces in Refer-To; linphonec's INVITE to carol carries it, carol's phone
+  takes the call over by itself (CallReplaced) and alice's call to carol ends; baresip
+  1.0.0 cannot do this (it puts the Refer-To URI, headers and all, into its INVITE's
+  Request-URI): carol answers 400 and alice hears TransferFailed 400;
 - MESSAGE through Kamailio both ways (407 challenges answered): baresip -> voipkit
   arrives as MessageReceived with the text; voipkit -> baresip is delivered (200) and
   printed by baresip; the same both ways with linphonec.
@@ -89,6 +91,43 @@ def test_blind_transfer_baresip_transferee(tmp_path: Path) -> None:
             await new.ended(timeout=5)
 
     with Baresip(state=tmp_path / "baresip", user="bob") as ua:
+        asyncio.run(main(ua))
+
+
+def test_blind_transfer_baresip_transferee_through_kamailio(tmp_path: Path,
+                                                            kam: peers.Kamailio) -> None:
+    """The same with everyone registered at Kamailio: REFER and NOTIFYs follow the
+    Record-Route set, baresip's INVITE to carol is routed by Kamailio's location lookup."""
+    async def main(ua: Baresip) -> None:
+        async with running(phone_config(kam=kam)) as alice, \
+                running(phone_config(kam=kam)) as carol:
+            trace = Trace.of(alice)
+            alice_account = await alice.add_account(kam_account(kam, "alice"))
+            await alice_account.register(timeout=10)
+            carol_account = await carol.add_account(kam_account(kam, "carol"))
+            await carol_account.register(timeout=10)
+            await in_thread(ua.wait_registered)
+            incoming = Incoming(carol)
+            seen: list[str] = []
+            alice.on(TransferEvent)(lambda e: seen.append(type(e).__name__))
+            call = await alice_account.call("sip:bob@127.0.0.1")
+            await _connected(call)
+            # the domain is the proxy's address here: the target names its port
+            transfer = await call.refer(f"carol@127.0.0.1:{kam.port}")
+            try:
+                assert await transfer.wait(timeout=10) is True
+            except (AssertionError, TimeoutError) as exc:
+                raise AssertionError(f"{seen}\n{trace.dump()}") from exc
+            assert transfer.refer_to == f"sip:carol@127.0.0.1:{kam.port}"
+            new = await incoming.next()
+            assert str(new.remote.uri).startswith("sip:bob@127.0.0.1")
+            await _connected(new)
+            await call.hangup()
+            await new.hangup()
+            await new.ended(timeout=5)
+
+    with Baresip(state=tmp_path / "baresip", user="bob", registrar_port=kam.port,
+                 password="bobpw") as ua:
         asyncio.run(main(ua))
 
 

@@ -9,8 +9,10 @@ ringing 481 — each as AutoRejected with the reason, never a silent end; MESSAG
 inside a call becomes a ServerPagerMessage through DialogMessages and gets its 200,
 while without an extension the session answers 405 with Allow; a refer NOTIFY that
 names no REFER of the dialog gets 481; a malformed sipfrag inside the call is
-answered 400 and the transfer still completes; a REFER on a call that is not
-confirmed raises.
+answered 400 and the transfer still completes, and so are a NOTIFY whose body is
+not message/sipfrag and one with an unparsable Subscription-State; a NOTIFY's
+``expires=30`` makes the transfer fail at exactly +30 s without a final report; a
+REFER on a call that is not confirmed raises.
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ from voipkit.sip.usage.invite import (
     InviteSession,
 )
 from voipkit.sip.usage.pager import ClientPagerMessage, DialogMessages, MessageReceived
-from voipkit.sip.usage.refer import ReferRouter, ReferServer, TransferSucceeded
+from voipkit.sip.usage.refer import (
+    ReferClient,
+    ReferRouter,
+    ReferServer,
+    TransferFailed,
+    TransferSucceeded,
+)
 
 CAROL = NameAddr.parse("<sip:carol@example.com>")
 
@@ -176,13 +184,14 @@ def _refer_in_call(call: Call) -> tuple[InviteSession, ReferServer]:
     return alice_session, server
 
 
-def _notify(call: Call, server: ReferServer, event: str, body: bytes) -> None:
+def _notify(call: Call, server: ReferServer, event: str, body: bytes, *,
+            state: str = "active;expires=60", content_type: str = SIPFRAG) -> None:
     dialog = call.bob.core.dialog(server.dialog_id)  # type: ignore[arg-type]
     assert dialog is not None
     notify = dialog.create_request("NOTIFY")
     notify.headers.set("Event", event)
-    notify.headers.set("Subscription-State", "active;expires=60")
-    notify.body, notify.content_type = body, SIPFRAG
+    notify.headers.set("Subscription-State", state)
+    notify.body, notify.content_type = body, content_type
     call.bob.send_request(notify, [ALICE_AT], now=call.network.now)
     call.settle()
 
@@ -222,3 +231,35 @@ def test_refer_request_is_in_the_dialog() -> None:
     assert refer.headers.get("Refer-To") == "<sip:carol@example.com>"
     assert alice_session.dialog_id is not None
     assert refer.call_id == alice_session.dialog_id.call_id
+
+
+@pytest.mark.parametrize(("state", "content_type", "reason"), [
+    ("active;expires=60", "text/plain", "Bad sipfrag"),
+    ("active;expires=soon", SIPFRAG, "Bad Subscription-State"),
+])
+def test_unusable_notify_in_a_call_is_400(state: str, content_type: str, reason: str) -> None:
+    call = make_call()
+    _, server = _refer_in_call(call)
+    assert server.request is not None
+    _notify(call, server, f"refer;id={server.request.cseq.seq}", b"SIP/2.0 200 OK\r\n",
+            state=state, content_type=content_type)
+    (bad,) = [p.message for p in call.network.delivered if p.describe() == "400 NOTIFY"]
+    assert bad.reason.startswith(reason)
+    assert call.of("alice", TransferSucceeded) == []
+    (client,) = [u for u in call.alice.usages.values() if isinstance(u, ReferClient)]
+    assert not client.done
+
+
+def test_notify_expires_sets_the_exact_deadline() -> None:
+    call = make_call()
+    _, server = _refer_in_call(call)
+    assert server.request is not None
+    _notify(call, server, f"refer;id={server.request.cseq.seq}", b"SIP/2.0 180 Ringing\r\n",
+            state="active;expires=30")
+    start = call.network.now
+    call.run(until=start + 29.999)
+    assert call.of("alice", TransferFailed) == []
+    call.run(until=start + 30.0)
+    (failed,) = call.of("alice", TransferFailed)
+    assert isinstance(failed, TransferFailed) and failed.status is None
+    assert failed.reason == "the refer subscription expired"

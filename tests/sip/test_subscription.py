@@ -11,7 +11,8 @@ refuses gets 400, neither ends the subscription (NotifyRejected); a NOTIFY for a
 subscription gets 481 (out of dialog, unknown dialog, other Event id) and one without
 Subscription-State or Event gets 400 without ending the subscription; without any NOTIFY the
 subscriber gives up 64*T1 = 32 s after the 2xx; the notifier ends an unrefreshed
-subscription at its expiry with terminated;reason=timeout.
+subscription at its expiry with terminated;reason=timeout; a SUBSCRIBE nobody answers is
+answered 408 at 64*T1 and its usage ends.
 """
 
 from __future__ import annotations
@@ -281,6 +282,10 @@ def test_notify_without_subscription_state_or_event_gets_400() -> None:
     assert sub.state is ClientState.ACTIVE
     assert call.of("alice", SubscriptionTerminated) == []
     assert len(call.of("alice", NotifyReceived)) == 1
+    assert [(e.status, e.reason) for e in call.of("alice", NotifyRejected)
+            if isinstance(e, NotifyRejected)] == [
+        (400, "Missing Subscription-State header"), (400, "Missing Event header"),
+        (400, "Bad Subscription-State header")]
 
 
 def test_notify_for_unknown_subscription_gets_481() -> None:
@@ -396,3 +401,20 @@ def test_bad_bodies_are_refused_without_ending_the_subscription() -> None:
     assert call.of("alice", SubscriptionTerminated) == [
         SubscriptionTerminated(sub.id, "noresource", None)]
     assert len(call.of("alice", NotifyRejected)) == 3
+
+
+def test_an_unanswered_subscribe_is_answered_408_at_64_t1() -> None:
+    """The application neither accepts nor rejects: alice's Timer F fires at 32 s, and bob's
+    usage answers 408 and ends at exactly 64*T1 = 32.0 s, leaving nothing behind."""
+    call = subscription_call()
+    sub = subscribe(call)
+    call.run(0.0)
+    server = server_of(call)
+    call.run(31.999)
+    assert server.state is ServerState.RECEIVED and call.of("bob", SubscriptionEnded) == []
+    call.run(32.0)
+    assert call.of("bob", SubscriptionEnded) == [SubscriptionEnded(server.id, "unanswered")]
+    assert call.bob.usage(server.id) is None
+    [failed] = call.of("alice", SubscriptionFailed)
+    assert isinstance(failed, SubscriptionFailed) and failed.usage_id == sub.id
+    assert failed.status is None  # Timer F fired first; the late 408 is absorbed

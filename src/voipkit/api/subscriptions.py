@@ -43,7 +43,7 @@ from voipkit.api.errors import (
     RequestFailed,
     TransactionTimeout,
 )
-from voipkit.api.events import AccountRegistered, AccountUnregistered, PhoneEvent
+from voipkit.api.events import AccountRegistered, PhoneEvent
 from voipkit.sip.addressing import Destination
 from voipkit.sip.bodies import (
     DIALOG_INFO,
@@ -471,6 +471,7 @@ class SubscriptionService:
         self._publications: dict[int, Publication] = {}
         self._presence_publications: dict[int, Publication] = {}  # account id -> PUBLISH
         self._mwi: dict[int, Subscription] = {}  # account id -> MWI subscription
+        self._mwi_starting: set[int] = set()
         self._blf: dict[str, BlfDialog] = {}
         self._tuple_id = f"t{phone.ids.tag()}"
 
@@ -480,7 +481,6 @@ class SubscriptionService:
         self.serve("presence")
         self.phone.manager.on_new_request("NOTIFY", sub.reject_unknown_notify())
         self.phone.bus.on(AccountRegistered)(self._on_registered)
-        self.phone.bus.on(AccountUnregistered)(self._on_unregistered)
 
     def serve(self, package: str, *, min_expires: int = 60, max_expires: int = 3600) -> None:
         """Answer SUBSCRIBEs for ``package`` (``WatcherSubscribed``; presence is served from
@@ -609,7 +609,11 @@ class SubscriptionService:
 
     def set_auto_check_mwi(self, enabled: bool) -> None:
         """enableAutoCheckMwi: subscribe to our own message-summary after registering
-        (and now, for accounts already registered); off: unsubscribe."""
+        (and now, for accounts already registered); off: unsubscribe.
+
+        One subscription per account: it refreshes itself, so registering again (or
+        un-registering) leaves it alone; it ends when this is turned off, when the
+        notifier ends it (the next registration starts a new one) or on close."""
         self.auto_check_mwi = bool(enabled)
         for account in self.phone.accounts:
             if enabled and account.registered:
@@ -619,19 +623,20 @@ class SubscriptionService:
 
     async def _check_mwi(self, account: Account) -> None:
         current = self._mwi.get(account.id)
-        if current is not None and current.ended_reason is None:
-            return
-        self._mwi[account.id] = await self.subscribe(str(account.aor), "message-summary",
-                                                     account=account)
+        if (current is not None and current.ended_reason is None) or (
+                account.id in self._mwi_starting):
+            return  # one MWI subscription per account, however often it re-registers
+        self._mwi_starting.add(account.id)
+        try:
+            self._mwi[account.id] = await self.subscribe(str(account.aor), "message-summary",
+                                                         account=account)
+        finally:
+            self._mwi_starting.discard(account.id)
 
     def _on_registered(self, event: AccountRegistered) -> None:
         if self.auto_check_mwi:
             self.phone.spawn(self._check_mwi(event.account))
 
-    def _on_unregistered(self, event: AccountUnregistered) -> None:
-        mwi = self._mwi.pop(event.account.id, None)
-        if mwi is not None and mwi.ended_reason is None:
-            self.phone.spawn(mwi.terminate())
 
     # --- presence we tell ----------------------------------------------------------------
 

@@ -392,6 +392,9 @@ def _on_refer_received(phone: Phone, event: rf.ReferReceived) -> None:
     call = phone.call_by_id(event.session_id) if event.session_id is not None else None
     refer = IncomingRefer(phone, server, event, call)
     registry = _Registry.of(phone)
+    for refer_id in [i for i, r in registry.incoming.items()
+                     if r._server.done or r._server.accepted]:
+        del registry.incoming[refer_id]  # answered ones are no longer looked up
     registry.incoming[refer.id] = refer
     (call.bus if call is not None else phone.bus).emit(ReferReceived(refer))
 

@@ -34,6 +34,7 @@ from voipkit.sdp.negotiate import (
     negotiate_answer,
     new_crypto,
     next_version,
+    offer_media,
     process_answer,
     rtcp_feedback,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "negotiate_answer",
     "new_crypto",
     "next_version",
+    "offer_media",
     "parse_sdp",
     "process_answer",
     "rtcp_feedback",

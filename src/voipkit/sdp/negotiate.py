@@ -203,6 +203,12 @@ def _offer_media(stream: MediaOffer) -> MediaDescription:
     return media
 
 
+def offer_media(stream: MediaOffer) -> MediaDescription:
+    """One m= line of an offer (as ``create_offer`` builds each), for a caller that adds
+    a stream to an offer it already has (a video line beside the audio one)."""
+    return _offer_media(stream)
+
+
 def create_offer(
     *,
     capabilities: Sequence[CodecCapability],

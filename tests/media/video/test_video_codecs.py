@@ -10,8 +10,8 @@ Proves:
 - a forced key frame is a key frame on the wire (IDR / VP8 P bit 0), and a size change
   restarts with one;
 - garbage input to a decoder is counted, never raised;
-- I420 frames convert to and from raw bytes; the pattern is deterministic; PSNR of
-  identical frames is infinite.
+- I420 frames convert to and from raw bytes; the pattern is deterministic and carries
+  its index, which survives encoding; PSNR of identical frames is infinite.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ from voipkit.media.video.codecs import (
     VideoCodecSpec,
     VideoEncoderSettings,
 )
-from voipkit.media.video.frames import VideoFrame, i420_size, pattern_frame, psnr
+from voipkit.media.video.frames import (
+    VideoFrame,
+    i420_size,
+    pattern_frame,
+    pattern_index,
+    psnr,
+)
 
 FRAMES = 8
 
@@ -77,7 +83,9 @@ def test_pattern_survives_rtp(spec: VideoCodecSpec, fmtp: dict[str, str], mtu: i
                 seq += 1
                 for frame in assembler.insert(RtpPacket.parse(wire), now=index / 30):
                     assert not frame.after_loss
-                    scores += [psnr(source, out) for out in decoder.decode(frame.data)]
+                    for out in decoder.decode(frame.data):
+                        assert pattern_index(out) == index
+                        scores.append(psnr(source, out))
     assert len(scores) == FRAMES
     assert min(scores) >= 30.0, scores
     assert max(sizes) <= mtu
@@ -116,6 +124,9 @@ def test_i420_frames() -> None:
     y, u, v = frame.planes()
     assert y.shape == (48, 64) and u.shape == v.shape == (24, 32)
     assert math.isinf(psnr(frame, again))
+    assert pattern_index(pattern_frame(320, 240, 40503)) == 40503
+    with pytest.raises(ValueError, match="carries no index"):
+        pattern_index(frame)
     assert psnr(frame, pattern_frame(64, 48, 6)) < 30
     with pytest.raises(ValueError, match="not one 64x48"):
         VideoFrame.from_i420(raw[:-1], 64, 48)

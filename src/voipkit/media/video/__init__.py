@@ -20,7 +20,14 @@ from voipkit.media.video.codecs import (
     VideoEncoder,
     VideoEncoderSettings,
 )
-from voipkit.media.video.frames import PatternSource, VideoFrame, i420_size, pattern_frame, psnr
+from voipkit.media.video.frames import (
+    PatternSource,
+    VideoFrame,
+    i420_size,
+    pattern_frame,
+    pattern_index,
+    psnr,
+)
 from voipkit.media.video.h264 import FuA, H264PayloadFormat, StapA, join_annex_b, split_annex_b
 from voipkit.media.video.nack import NackGenerator, RetransmissionBuffer
 from voipkit.media.video.payload import (
@@ -68,6 +75,7 @@ __all__ = [
     "join_annex_b",
     "max_payload_for_mtu",
     "pattern_frame",
+    "pattern_index",
     "psnr",
     "split_annex_b",
 ]

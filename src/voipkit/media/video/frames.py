@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PatternSource", "VideoFrame", "i420_size", "pattern_frame", "psnr"]
+__all__ = ["PatternSource", "VideoFrame", "i420_size", "pattern_frame", "pattern_index", "psnr"]
 
 Plane = npt.NDArray[np.uint8]
 
@@ -77,11 +77,16 @@ class VideoFrame:
                 chroma[size:].reshape(h // 2, w // 2))
 
 
+_CODE_BITS = 16
+_CODE_BLOCK = 16
+
+
 def pattern_frame(width: int, height: int, index: int) -> VideoFrame:
     """Frame ``index`` of a moving test pattern: smooth luma and chroma gradients that
-    drift two pixels per frame, eight vertical bars, and a bright 64x64 square that
-    moves diagonally. Deterministic and easy to encode, so a decoded copy's PSNR
-    measures the transport, not the content."""
+    drift two pixels per frame, eight vertical bars, a bright 64x64 square that moves
+    diagonally, and (from 256x32 up) the index as a barcode of sixteen 16x16 blocks
+    along the top (:func:`pattern_index` reads it back). Deterministic and easy to
+    encode, so a decoded copy's PSNR measures the transport, not the content."""
     if width <= 0 or height <= 0 or width % 2 or height % 2:
         raise ValueError(f"the pattern needs positive even dimensions, not {width}x{height}")
     cols = np.arange(width, dtype=np.int32)
@@ -95,6 +100,10 @@ def pattern_frame(width: int, height: int, index: int) -> VideoFrame:
     x0 = (4 * index) % max(width - size, 1)
     y0 = (3 * index) % max(height - size, 1)
     y[y0 : y0 + size, x0 : x0 + size] = 235
+    if width >= _CODE_BITS * _CODE_BLOCK and height >= 2 * _CODE_BLOCK:
+        for bit in range(_CODE_BITS):  # the frame index as a 16-bit barcode, top left
+            y[:_CODE_BLOCK, bit * _CODE_BLOCK : (bit + 1) * _CODE_BLOCK] = (
+                235 if index >> bit & 1 else 16)
     ch, cw = height // 2, width // 2
     ccols = np.arange(cw, dtype=np.int32)
     crows = np.arange(ch, dtype=np.int32)
@@ -108,6 +117,23 @@ def pattern_frame(width: int, height: int, index: int) -> VideoFrame:
     return VideoFrame(data)
 
 
+def pattern_index(frame: VideoFrame) -> int:
+    """The frame index a (possibly lossy) copy of :func:`pattern_frame` carries.
+
+    Raises:
+        ValueError: the frame is too small to carry the barcode.
+    """
+    if frame.width < _CODE_BITS * _CODE_BLOCK or frame.height < 2 * _CODE_BLOCK:
+        raise ValueError(f"a {frame.width}x{frame.height} frame carries no index")
+    y = frame.y
+    index = 0
+    for bit in range(_CODE_BITS):
+        block = y[4 : _CODE_BLOCK - 4, bit * _CODE_BLOCK + 4 : (bit + 1) * _CODE_BLOCK - 4]
+        if float(block.mean()) > 125.0:
+            index |= 1 << bit
+    return index
+
+
 class PatternSource:
     """Frames of :func:`pattern_frame` one after another (a virtual camera)."""
 
@@ -117,6 +143,7 @@ class PatternSource:
         self.index = 0
 
     def read_frame(self) -> VideoFrame:
+        """The next frame of the pattern."""
         frame = pattern_frame(self.width, self.height, self.index)
         self.index += 1
         return frame

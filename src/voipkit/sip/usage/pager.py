@@ -6,7 +6,8 @@ like any in-dialog request, RFC 3261 §12.2.1.1; any 2xx means delivered, a
 final non-2xx means not delivered), §22 digest answers to 401/407 through
 ``auth.DigestClient`` (shared with the subscription and publication usages as
 ``ChallengeAnswerer``), and that the receiver answers 200, or 415 with Accept
-for a body type it cannot show (RFC 3261 §21.4.13). Must not know: sockets,
+for a body type it cannot show (RFC 3261 §21.4.13); ``DialogMessages`` takes the
+MESSAGEs inside an INVITE session's dialog. Must not know: sockets,
 DNS, clocks or what the body means — the ``api`` layer resolves the peer into
 ``targets``, passes ``now`` and shows text.
 """

@@ -28,7 +28,10 @@ Time policy (exact deadlines):
 - after a 2xx (and after sending an unsubscribe) the subscriber waits 64*T1
   for a NOTIFY before ending the subscription (reason ``no-notify``);
 - the notifier ends the subscription at its granted expiry with a final
-  NOTIFY ``terminated;reason=timeout``.
+  NOTIFY ``terminated;reason=timeout``;
+- a SUBSCRIBE the application neither accepts nor rejects is answered 408
+  64*T1 after it arrived (the subscriber's Timer F has fired by then) and the
+  usage ends (``SubscriptionEnded`` reason ``unanswered``).
 
 NOTIFY before the 2xx (§4.1.2.4): ``ClientSubscription`` asks its host to
 ``expect_notify`` for its Call-ID and From tag while it has no dialog, so the
@@ -559,11 +562,11 @@ class ClientSubscription(Usage):
         raw_state = request.headers.get("Subscription-State")
         if raw_event is None or raw_state is None:
             missing = "Event" if raw_event is None else "Subscription-State"
-            self._answer(request, 400, f"Missing {missing} header", now=now)
+            self._refuse(request, 400, f"Missing {missing} header", now=now)
             return
         substate = parse_subscription_state(raw_state)
         if substate is None:
-            self._answer(request, 400, "Bad Subscription-State header", now=now)
+            self._refuse(request, 400, "Bad Subscription-State header", now=now)
             return
         if _EventHeader.parse(raw_event) != self._event or self.state is ClientState.TERMINATED:
             self._answer(request, 481, "Subscription Does Not Exist", now=now)
@@ -658,6 +661,11 @@ class ClientSubscription(Usage):
     def _wait_for_notify(self, *, now: float) -> None:
         timeout = self.host.core.config.timers.transaction_timeout  # 64*T1
         self.host.schedule(self, _ClientTimer.NOTIFY_WAIT, now + timeout)
+
+    def _refuse(self, request: Request, status: int, reason: str, *, now: float) -> None:
+        """Answer a NOTIFY of ours 400 and say so (``NotifyRejected``): never silently."""
+        self._answer(request, status, reason, now=now)
+        self.host.emit(NotifyRejected(self.id, status, reason, request))
 
     def _answer(self, request: Request, status: int, reason: str | None, *,
                 now: float) -> None:
@@ -825,6 +833,7 @@ class ServerState(Enum):
 
 class _ServerTimer(Enum):
     EXPIRE = auto()
+    UNANSWERED = auto()
 
 
 @dataclass(slots=True)
@@ -897,6 +906,10 @@ class ServerSubscription(Usage):
             self.host.finished(self)
             return
         self._granted = granted
+        # the subscriber gives up after Timer F (64*T1); an application that never
+        # answers must not leave this usage behind, so it is answered 408 then
+        self.host.schedule(self, _ServerTimer.UNANSWERED,
+                           now + self.host.core.config.timers.transaction_timeout)
         self.host.emit(SubscribeReceived(self.id, self.event, request, granted))
 
     def _grant(self, request: Request, *, now: float) -> int | None:
@@ -1008,6 +1021,13 @@ class ServerSubscription(Usage):
         self._send_notify(now=now)  # §4.2.1.2: a refresh is answered with a NOTIFY too
 
     def on_timer(self, name: Hashable, *, now: float) -> None:
+        if name is _ServerTimer.UNANSWERED:
+            if self.state is ServerState.RECEIVED and self.request is not None:
+                response = self.host.core.create_response(
+                    self.request, 408, "Request Timeout (not answered by the application)")
+                self.host.send_response_for(self, response, now=now)
+                self._ended("unanswered")
+            return
         if name is not _ServerTimer.EXPIRE:
             super().on_timer(name, now=now)
             return
@@ -1035,6 +1055,7 @@ class ServerSubscription(Usage):
     def _require_received(self, what: str) -> Request:
         if self.state is not ServerState.RECEIVED or self.request is None:
             raise LocalProtocolError(f"{what}() in state {self.state.name}")
+        self.host.cancel_timer(self, _ServerTimer.UNANSWERED)
         return self.request
 
     def _store_body(self, body: bytes | None, content_type: str | None) -> None:
@@ -1080,6 +1101,7 @@ class ServerSubscription(Usage):
             return
         self.state = ServerState.ENDED
         self.host.cancel_timer(self, _ServerTimer.EXPIRE)
+        self.host.cancel_timer(self, _ServerTimer.UNANSWERED)
         if self.dialog_id is not None:
             self.host.core.remove_dialog(self.dialog_id)
         self.host.emit(SubscriptionEnded(self.id, reason))
