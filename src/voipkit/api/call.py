@@ -134,6 +134,7 @@ class Call:
         self._answered: asyncio.Future[None] = phone.loop.create_future()
         self._ended: asyncio.Future[None] = phone.loop.create_future()
         self._pending_recording: str | None = None
+        self._answering = False
         self.secure_signalling = False
         "The call's SIP travels over TLS (SDES keys may be sent, RFC 4568 §8.1)."
         self._processing: dict[str, bool] = {}
@@ -218,8 +219,16 @@ class Call:
         self._phone.pump()
 
     async def answer(self) -> None:
-        """Answer an incoming call with 200 OK and our session description."""
+        """Answer an incoming call with 200 OK and our session description.
+
+        Raises:
+            InvalidStateError: the call is not ringing, or is already being answered
+                (a call that replaces another, RFC 3891, is answered by the phone).
+        """
         self._require(CallState.INCOMING, "answer")
+        if self._answering:
+            raise InvalidStateError(f"call {self.id} is already being answered")
+        self._answering = True
         await self._ensure_audio()
         now = self._phone.now()
         if self.remote_offer is not None:
