@@ -39,6 +39,7 @@ from voipkit.api.events import (
     RemoteHold,
     RemoteUnhold,
 )
+from voipkit.api.video import CallVideo
 from voipkit.media.codecs import CodecSpec
 from voipkit.media.quality import StreamSnapshot, bandwidth_lines, statistics_document
 from voipkit.media.srtp import (
@@ -141,6 +142,8 @@ class Call:
         self._scaling: dict[str, int] = {}
         self._bitrates: dict[str, int] = {}
         self._rtcp_bandwidth: tuple[int | None, int | None, int | None] | None = None
+        self.video: CallVideo | None = None
+        "The call's video (api.video), when it was called or answered with video."
         if audio is not None:
             self._wire_audio(audio)
 
@@ -218,8 +221,9 @@ class Call:
             self._session.ring(now=now)
         self._phone.pump()
 
-    async def answer(self) -> None:
-        """Answer an incoming call with 200 OK and our session description.
+    async def answer(self, *, video: bool = False) -> None:
+        """Answer an incoming call with 200 OK and our session description (with
+        ``video``, accepting or offering a video stream as well).
 
         Raises:
             InvalidStateError: the call is not ringing, or is already being answered
@@ -230,6 +234,8 @@ class Call:
             raise InvalidStateError(f"call {self.id} is already being answered")
         self._answering = True
         await self._ensure_audio()
+        if video and self.video is None:
+            self.video = await CallVideo.open(self._phone)
         now = self._phone.now()
         if self.remote_offer is not None:
             body = self._answer_or_reject(self.remote_offer)
@@ -598,6 +604,8 @@ class Call:
                             secure_signalling=self.secure_signalling,
                             crypto=self._reusable_offer_crypto(),
                             bandwidths=self._bandwidths())
+        if self.video is not None:
+            offer.media.append(self.video.offer_line(direction, offer))
         self._local_sdp = offer
         return bytes(offer)
 
@@ -618,8 +626,12 @@ class Call:
 
         self._sdp_version += 1
         answer, streams = negotiate_answer(
-            offer, capabilities=self._capabilities(), address=audio.local_ip,
-            port=audio.local_port, session_id=self._sdp_session_id,
+            offer, capabilities=self._capabilities() + (
+                self._phone.video.capabilities() if self.video is not None else []),
+            address=audio.local_ip,
+            port=({"audio": audio.local_port, "video": self.video.local_port}
+                  if self.video is not None else audio.local_port),
+            session_id=self._sdp_session_id,
             session_version=self._sdp_version, direction=self._direction(),
             ptime=media.ptime, rtcp_mux=False, username="voipkit", ids=self._phone.ids,
             srtp=srtp, bandwidths=self._bandwidths(),
@@ -629,6 +641,8 @@ class Call:
         self._remote_sdp = offer
         self._local_sdp = answer
         self._configure([s for s in streams if s.kind == "audio"])
+        if self.video is not None:
+            self.video.configure(streams)
         return bytes(answer)
 
     def _apply_answer(self, data: bytes, *, early: bool) -> None:
@@ -651,6 +665,8 @@ class Call:
             return
         self._remote_sdp = answer
         self._configure([s for s in streams if s.kind == "audio"])
+        if self.video is not None:
+            self.video.configure(streams)
         if early and self._phone.early_media:
             self.early_media = True
             self._start_audio()
@@ -727,6 +743,8 @@ class Call:
             return
         if not audio.running:
             audio.start()
+        if self.video is not None:
+            self.video.start()
 
     def _require_audio(self, what: str) -> AudioSession:
         if self.state is CallState.ENDED or self.audio is None:
@@ -742,6 +760,8 @@ class Call:
         self.state = CallState.ENDED
         self.end_reason, self.end_status = reason, status
         audio, self.audio = self.audio, None
+        if self.video is not None:
+            self.video.abort(reason)
         if audio is not None:
             try:
                 await audio.close(reason)
@@ -759,6 +779,8 @@ class Call:
 
     def abort(self) -> None:
         """Drop the call's media at once (phone shutdown); recordings are finalised."""
+        if self.video is not None:
+            self.video.abort("shutdown")
         if self.audio is not None:
             self.audio.abort("shutdown")
             self.audio = None

@@ -57,6 +57,7 @@ from voipkit.api.events import (
 )
 from voipkit.api.headers import HeaderRules
 from voipkit.api.subscriptions import SubscriptionService
+from voipkit.api.video import VideoSettings
 from voipkit.base.ids import IdSource, RandomIds
 from voipkit.media.codecs import FULL_CODECS, CodecRegistry
 from voipkit.media.frames import Pcm, silence
@@ -147,6 +148,8 @@ class Phone:
         "Play a 183's early media before the answer (enableEarlyMedia)."
         self.rtp_port_range = self.config.media.rtp_port_range
         "Ports for new calls' RTP (setRtpPortRange)."
+        self.video = VideoSettings()
+        "Video codecs, size, rate, bit rate and MTU for calls with video (api.video)."
         self._resolver = resolver
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transports: SipTransports | None = None
@@ -472,10 +475,10 @@ class Phone:
         self._accounts.pop(account.id, None)
 
     async def call(self, uri: str, *, send_sdp: bool = True,
-                   headers: tuple[tuple[str, str], ...] = ()) -> Call:
+                   headers: tuple[tuple[str, str], ...] = (), video: bool = False) -> Call:
         """Call ``uri`` directly, peer to peer, with no account (the manual's P2P mode)."""
         account = Account(self, AccountConfig(user="voipkit", domain=self.rtp_ip), account_id=0)
-        return await account.call(uri, send_sdp=send_sdp, headers=headers)
+        return await account.call(uri, send_sdp=send_sdp, headers=headers, video=video)
 
     @staticmethod
     def local_addresses() -> list[str]:
