@@ -16,7 +16,7 @@ frames received from the peer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from voipkit.aio.video_session import FrameSink, PushedFrames, VideoSession
@@ -36,6 +36,7 @@ from voipkit.sdp import (
     MediaDescription,
     MediaOffer,
     NegotiatedMedia,
+    SdpError,
     SessionDescription,
     new_crypto,
     offer_media,
@@ -45,7 +46,8 @@ from voipkit.sdp.model import parse_fmtp_params
 if TYPE_CHECKING:
     from voipkit.api.phone import Phone
 
-__all__ = ["CallVideo", "VideoSettings", "offers_video"]
+__all__ = ["CallVideo", "VideoFrame", "VideoSettings", "offered_video_codecs", "offers_video",
+           "runs_video_codec"]
 
 
 @dataclass(slots=True)
@@ -116,6 +118,27 @@ def offers_video(offer: SessionDescription) -> bool:
     return any(m.kind == "video" and m.port != 0 for m in offer.media)
 
 
+def runs_video_codec(name: str) -> bool:
+    """Can this build send and receive the video codec ``name`` (H264, VP8)?"""
+    return DEFAULT_VIDEO_CODECS.find(name) is not None
+
+
+def offered_video_codecs(settings: VideoSettings, sdp: str) -> list[str]:
+    """The enabled codecs (in ``settings`` order) that the first active video m= line of
+    ``sdp`` lists; [] for no video or an unparsable body."""
+    if "m=video" not in sdp:
+        return []
+    try:
+        description = SessionDescription.parse(sdp)
+    except SdpError:
+        return []
+    lines = [m for m in description.media if m.kind == "video" and m.port != 0]
+    if not lines:
+        return []
+    offered = {rm.encoding.upper() for rm in lines[0].rtpmaps.values()}
+    return [spec.name for spec in settings.registry() if spec.name.upper() in offered]
+
+
 class CallVideo:
     """One call's video: its session, what was negotiated, the frames in and out."""
 
@@ -124,6 +147,9 @@ class CallVideo:
         self.session = session
         self.negotiated: NegotiatedMedia | None = None
         self._pushed: PushedFrames | None = None
+        self._builtin_source = session.source
+        self._window: FrameSink | None = None
+        self._taps: tuple[FrameSink | None, FrameSink | None] = (None, None)
 
     @classmethod
     async def open(cls, phone: Phone) -> CallVideo:
@@ -167,7 +193,6 @@ class CallVideo:
         if not video:
             self.negotiated = None
             return
-        self.session.apply_settings(self._phone.video.encoder_settings())
         self.session.configure(video[0])
         self.negotiated = video[0]
 
@@ -183,12 +208,49 @@ class CallVideo:
         if sink in self.session.sinks:
             self.session.sinks.remove(sink)
 
-    def push(self, frame: VideoFrame) -> None:
-        """Send ``frame`` (and repeat the latest) instead of the built-in source
-        (sendVideoStreamToRemote)."""
-        if self._pushed is None:
+    def set_window(self, sink: FrameSink | None) -> None:
+        """The one "remote video window" (setRemoteVideoWindow): replaces the previous
+        one; None removes it. Other sinks are kept."""
+        if self._window is not None:
+            self.remove_sink(self._window)
+        self._window = sink
+        if sink is not None:
+            self.add_sink(sink)
+
+    def set_taps(self, sent: FrameSink | None, received: FrameSink | None) -> None:
+        """The raw stream taps (enableVideoStreamCallback): one for frames sent, one for
+        frames received; None removes either."""
+        old_sent, old_received = self._taps
+        if old_sent is not None:
+            self.remove_sent_sink(old_sent)
+        if old_received is not None:
+            self.remove_sink(old_received)
+        self._taps = (sent, received)
+        if sent is not None:
+            self.add_sent_sink(sent)
+        if received is not None:
+            self.add_sink(received)
+
+    @property
+    def pushing(self) -> bool:
+        """Frames come from ``push`` (sendVideoStreamToRemote), not the built-in source."""
+        return self._pushed is not None
+
+    def use_pushed_frames(self, state: bool) -> None:
+        """Send the frames given to ``push`` (state True: nothing is sent until the
+        first one) or go back to the built-in source (False)."""
+        if state and self._pushed is None:
             self._pushed = PushedFrames()
             self.session.source = self._pushed
+        elif not state and self._pushed is not None:
+            self._pushed = None
+            self.session.source = self._builtin_source
+
+    def push(self, frame: VideoFrame) -> None:
+        """Send ``frame`` (and repeat it until the next) instead of the built-in source
+        (sendVideoStreamToRemote)."""
+        self.use_pushed_frames(True)
+        assert self._pushed is not None
         self._pushed.push(frame)
 
     def mute(self, *, incoming: bool | None = None, outgoing: bool | None = None) -> None:
@@ -198,10 +260,22 @@ class CallVideo:
             self.session.send_muted = outgoing
 
     def set_bitrate(self, bitrate: int) -> None:
-        settings = self.session.settings
-        self.session.apply_settings(VideoEncoderSettings(
-            width=settings.width, height=settings.height, frame_rate=settings.frame_rate,
-            bitrate=bitrate, mtu=settings.mtu))
+        """The call's video bit rate (bits per second), applied at once."""
+        self.session.apply_settings(replace(self.session.settings, bitrate=bitrate))
+
+    def set_frame_rate(self, frame_rate: int) -> None:
+        """The call's frame rate (5-30), applied at once."""
+        if not 5 <= frame_rate <= 30:
+            raise ConfigurationError(f"video frame rate {frame_rate} is outside 5-30")
+        self.session.apply_settings(replace(self.session.settings, frame_rate=frame_rate))
+
+    def add_sent_sink(self, sink: FrameSink) -> None:
+        """See each frame as it is sent (the manual's local video / send-side callback)."""
+        self.session.sent_sinks.append(sink)
+
+    def remove_sent_sink(self, sink: FrameSink) -> None:
+        if sink in self.session.sent_sinks:
+            self.session.sent_sinks.remove(sink)
 
     def statistics(self) -> dict[str, int | float | None]:
         return self.session.statistics()
