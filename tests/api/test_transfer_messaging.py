@@ -7,8 +7,10 @@ alice's call to carol) makes carol's phone take the new call over by itself
 (CallReplaced), hang up alice's call to it, and alice hears TransferSucceeded; a
 rejected REFER is ReferRejected 603; a MESSAGE outside any call is delivered with
 its text and the SMS flag on To; a binary MESSAGE inside a call reaches the other
-side's call as MessageReceived; a body type the receiver does not take is refused
-415 (MessageFailed, Accept listed) until addSupportedMimeType-style registration.
+side's call as MessageReceived; a second answer() while the first is under way (the
+phone answers a replacing call by itself) raises InvalidStateError; a body type the
+receiver does not take is refused 415 (MessageFailed, Accept listed) until
+addSupportedMimeType-style registration.
 """
 
 from __future__ import annotations
@@ -134,11 +136,31 @@ def test_attended_transfer_replaces_the_call_at_the_target() -> None:
         (event,) = replaced
         assert event.replaced is carol_calls[0] and event.call is carol_calls[1]
         assert event.call.state is api.CallState.CONNECTED
+        with pytest.raises(api.InvalidStateError):
+            await event.call.answer()  # the phone answered it
         await carol_calls[0].ended(timeout=5)
         await to_bob.hangup()
         await to_bob.ended(timeout=5)
 
     _run(3, body)
+
+
+def test_answering_twice_at_once_raises() -> None:
+    async def body(phones: list[Phone]) -> None:
+        alice, bob = phones
+        results: list[object] = []
+
+        @bob.on(IncomingCall)
+        async def twice(event: IncomingCall) -> None:
+            results.extend(await asyncio.gather(event.call.answer(), event.call.answer(),
+                                                return_exceptions=True))
+
+        call = await alice.call(_uri(bob, "bob"))
+        await _connected(call)
+        assert results[0] is None and isinstance(results[1], api.InvalidStateError)
+        await call.hangup()
+
+    _run(2, body)
 
 
 def test_rejected_refer() -> None:

@@ -5,13 +5,15 @@ text); acceptRefer() from inside that callback returns the new call's sessionId 
 the transferor sees onReferAccepted, onTransferTrying, onTransferRinging and
 onACTVTransferSuccess in that order; rejectRefer() gives onReferRejected(603);
 attendedRefer() makes the target take the new call over (onInviteIncoming with the
-Replaces header, no answerCall needed) and the transferor's call to the target closes
-(onInviteClosed); sendOutOfDialogMessage returns a messageId > 0 that comes back in
-onSendOutOfDialogMessageSuccess, the peer gets onRecvOutOfDialogMessage with the text
-and mime types; sendMessage in a call with a binary body arrives as onRecvMessage and
-its messageId in onSendMessageSuccess; a type the peer does not take fails with 415
-(onSendMessageFailure) until the peer calls addSupportedMimeType("MESSAGE", ...);
-bad arguments give negative codes.
+Replaces header; answerCall for it gives INVALID_STATE, the library answers it) and the
+transferor's call to the target closes (onInviteClosed); attendedRefer2 puts
+method=INVITE into Refer-To and sends the REFER to its target; outOfDialogRefer reaches
+onReceivedRefer with sessionId -1 and replaces the named call; sendOutOfDialogMessage
+returns a messageId > 0 that comes back in onSendOutOfDialogMessageSuccess, the peer
+gets onRecvOutOfDialogMessage with the text and mime types; sendMessage in a call with
+a binary body arrives as onRecvMessage and its messageId in onSendMessageSuccess; a
+type the peer does not take fails with 415 (onSendMessageFailure) until the peer calls
+addSupportedMimeType("MESSAGE", ...); bad arguments give negative codes.
 """
 
 from __future__ import annotations
@@ -101,7 +103,9 @@ def test_reject_refer(trio: Trio) -> None:
 def test_attended_refer_replaces_the_call_at_the_target(trio: Trio) -> None:
     (alice, a_ev), (bob, b_ev), (carol, c_ev) = trio
     _auto_answer(bob, b_ev)
-    _auto_answer(carol, c_ev)
+    answers: list[int] = []
+    c_ev.hooks["onInviteIncoming"] = lambda sid, *rest: answers.append(
+        carol.answerCall(sid, False))
     b_ev.hooks["onReceivedRefer"] = lambda sid, refer_id, to, from_, msg: bob.acceptRefer(
         refer_id, msg)
     to_bob = _connect(alice, a_ev, _uri(bob, "bob"))
@@ -111,6 +115,7 @@ def test_attended_refer_replaces_the_call_at_the_target(trio: Trio) -> None:
     a_ev.wait("onInviteClosed", lambda a: a == (to_carol,))
     replacing = c_ev.wait("onInviteIncoming", lambda a: "\r\nReplaces:" in a[-1])
     c_ev.wait("onInviteConnected", lambda a: a == (replacing[0],))
+    assert answers == [0, ErrorCode.INVALID_STATE]  # the library answered the replacing call
     assert alice.hangUp(to_bob) == 0
 
 

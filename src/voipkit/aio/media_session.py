@@ -330,6 +330,12 @@ class AudioSession:
         return NARROWBAND_RATE if self._stream is None else self._stream.config.audio_rate
 
     @property
+    def tick_time(self) -> float:
+        """The scheduled time (loop clock) of the current or last tick: what a frame
+        handed to ``on_audio`` was captured or played at."""
+        return self._tick_time
+
+    @property
     def processing(self) -> dict[str, bool]:
         """The capture chain's switches: vad, cng, aec, ans, agc."""
         return dict(self._switches)

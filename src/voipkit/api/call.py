@@ -135,6 +135,7 @@ class Call:
         self._answered: asyncio.Future[None] = phone.loop.create_future()
         self._ended: asyncio.Future[None] = phone.loop.create_future()
         self._pending_recording: str | None = None
+        self._answering = False
         self.secure_signalling = False
         "The call's SIP travels over TLS (SDES keys may be sent, RFC 4568 §8.1)."
         self._processing: dict[str, bool] = {}
@@ -222,8 +223,16 @@ class Call:
 
     async def answer(self, *, video: bool = False) -> None:
         """Answer an incoming call with 200 OK and our session description (with
-        ``video``, accepting or offering a video stream as well)."""
+        ``video``, accepting or offering a video stream as well).
+
+        Raises:
+            InvalidStateError: the call is not ringing, or is already being answered
+                (a call that replaces another, RFC 3891, is answered by the phone).
+        """
         self._require(CallState.INCOMING, "answer")
+        if self._answering:
+            raise InvalidStateError(f"call {self.id} is already being answered")
+        self._answering = True
         await self._ensure_audio()
         if video and self.video is None:
             self.video = await CallVideo.open(self._phone)
