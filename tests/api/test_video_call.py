@@ -79,7 +79,7 @@ def test_video_call_both_ways() -> None:
         assert offer is not None
         sdp = SessionDescription.parse(offer.body)
         assert [m.kind for m in sdp.media] == ["audio", "video"]
-        assert sdp.media[1].formats == ["125", "120"]
+        assert sdp.media[1].formats == ["125", "96", "120"]
         await asyncio.wait_for(asyncio.gather(at_bob.done.wait(), at_alice.done.wait()), 15)
         check(at_bob.frames)
         check(at_alice.frames)

@@ -104,12 +104,11 @@ class VideoSettings:
     def capabilities(self) -> list[CodecCapability]:
         caps: list[CodecCapability] = []
         for spec in self.registry():
-            cap = spec.capability(self.payload_types.get(spec.name))
+            rows = spec.capabilities(self.payload_types.get(spec.name))
             text = self.codec_parameters.get(spec.name)
-            fmtp = parse_fmtp_params(text) if text is not None else cap.fmtp
-            caps.append(CodecCapability(encoding=cap.encoding, clock_rate=cap.clock_rate,
-                                        payload_type=cap.payload_type, fmtp=fmtp,
-                                        kind="video", rtcp_fb=cap.rtcp_fb))
+            if text is not None:  # setVideoCodecParameter: exactly this fmtp, one row
+                rows = [replace(rows[0], fmtp=parse_fmtp_params(text))]
+            caps += rows
         return caps
 
 
