@@ -391,7 +391,8 @@ class AudioSession:
             playout_source=_Playout(self))
         self._card_mic_volume = None
         self._mute_card_microphone()
-        self._device.start()
+        # the first frame is the first ptime of sound, ready when that ptime has passed
+        self._device.start(self._loop.time() + cfg.ptime)
 
     def stop(self) -> None:
         """Stop the media clock (sockets, recorder and player stay open)."""
@@ -632,8 +633,11 @@ class AudioSession:
                 self._device.stop()
             if self._chain is not None:
                 self._chain.close()
-            if self._stream is not None and not self._pair.closed:
-                self._send_rtcp(self._stream.build_bye(now=self._loop.time(), reason=reason))
+            stream = self._stream
+            # RFC 3550 §6.3.7: one that never sent RTP or RTCP MUST NOT send a BYE
+            if (stream is not None and not self._pair.closed
+                    and (stream.counters.packets_sent or stream.counters.rtcp_sent)):
+                self._send_rtcp(stream.build_bye(now=self._loop.time(), reason=reason))
         except Exception:
             logger.exception("sending RTCP BYE failed")
         finally:
