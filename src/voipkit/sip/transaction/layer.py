@@ -115,7 +115,8 @@ class TransactionLayer:
 
     # --- TransactionSink -------------------------------------------------------------
 
-    def send(self, destination: Destination, message: Request | Response, data: bytes) -> None:
+    def send(self, destination: Destination, message: Request | Response | None,
+             data: bytes) -> None:
         self._output(Outgoing(destination, data, message))
 
     def schedule(self, timer: TransactionTimer, at: float) -> None:
