@@ -47,6 +47,7 @@ import dataclasses
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
 
@@ -114,7 +115,7 @@ class _Microphone:
     """
 
     def __init__(self, session: AudioSession) -> None:
-        self._session = session
+        self._session = weakref.proxy(session)  # no cycle: a closed call is freed at once
 
     def read_frame(self, samples: int, sample_rate: int) -> Pcm:
         frame = self._session.microphone.read_frame(samples, sample_rate)
@@ -126,7 +127,7 @@ class _Playout:
     to the speaker (the device's output, ``speaker``) silenced while ``speaker_muted``."""
 
     def __init__(self, session: AudioSession) -> None:
-        self._session = session
+        self._session = weakref.proxy(session)
 
     def read_frame(self, samples: int, sample_rate: int) -> Pcm:
         session = self._session
@@ -650,6 +651,17 @@ class AudioSession:
                         self._source.close()
                 finally:
                     self._pair.close()
+                    self._unlink()
+
+    def _unlink(self) -> None:
+        """Drop what points back at this closed session (socket handlers, the device's
+        capture callback), so reference counting frees the call at once instead of
+        leaving a cycle for the garbage collector (which a busy UAS pays for)."""
+        self._pair.on_rtp = self._pair.on_rtcp = None
+        device, self._device = self._device, None
+        if device is not None:
+            device.on_capture = None
+            device.playout_source = None
 
     async def __aenter__(self) -> AudioSession:
         return self
