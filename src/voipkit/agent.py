@@ -7,7 +7,11 @@ through ``voipkit.api``, so it is also a working example of that API.
 
 It is driven three ways: options (``--call``, ``--auto-answer``, ``--play`` ...), commands
 on stdin (one per line: ``call URI``, ``answer [ID]``, ``hangup [ID|all]``, ``hold [ID]``,
-``unhold [ID]``, ``dtmf DIGITS [ID]``, ``register``, ``unregister``, ``quit``) and signals
+``unhold [ID]``, ``dtmf DIGITS [ID]``, ``register``, ``unregister``, ``quit``, and the
+subscription commands of ``agent_subscriptions``: ``subscribe``, ``unsubscribe``,
+``publish``, ``presence``, ``watcher``, ``mwi``, ``pickup``, and the transfer and
+messaging commands of ``agent_transfer``: ``transfer``, ``attended``, ``message``,
+``send``) and signals
 (SIGINT/SIGTERM: hang up, unregister, exit 0). It reports on stdout, one line per event:
 readable text, or with ``--json`` one JSON object whose ``"event"`` is the PortSIP
 manual's callback name and whose keys are that callback's parameter names. docs/agent.md
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from voipkit import agent_subscriptions, agent_transfer
 from voipkit.aio.loop import run as run_loop
 from voipkit.api import (
     Account,
@@ -65,6 +70,7 @@ from voipkit.api import (
     PhoneConfig,
     PhoneEvent,
     PlaybackFinished,
+    ReferReceived,
     RemoteHold,
     RemoteUnhold,
     TlsSettings,
@@ -409,6 +415,8 @@ class Agent:
                 "unregistered", {"statusText": e.reason, "statusCode": e.status},
                 f"unregistered {e.account.aor} ({e.status} {e.reason})"),
         }
+        self._report.update(agent_transfer.reports(self))
+        self._report.update(agent_subscriptions.reports(self))
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -426,6 +434,7 @@ class Agent:
         phone.on(IncomingCall)(self._on_incoming)
         phone.on(CallConnected)(self._on_connected)
         phone.on(CallEnded)(self._on_ended)
+        phone.on(ReferReceived)(lambda e: agent_transfer.on_refer(self, e))
         try:
             await phone.start()
         except FAILURES as exc:
@@ -754,7 +763,9 @@ _COMMANDS: dict[str, Callable[[Agent, list[str]], None]] = {
     "register": Agent._cmd_register,
     "unregister": Agent._cmd_unregister,
     "quit": Agent._cmd_quit,
+    **agent_transfer.COMMANDS,
 }
+_COMMANDS.update(agent_subscriptions.COMMANDS)  # subscribe, publish, presence, mwi, pickup ...
 
 
 # --- entry point -----------------------------------------------------------------------------

@@ -15,7 +15,8 @@ Proves:
   (no wrap-around: still the tone, louder than unscaled, within int16); out-of-range
   values raise ``ConfigurationError``;
 - with a sound card (its microphone mixed inside the device) the device's ``mic_volume``
-  is 0 while muted and the application's level comes back on unmute;
+  is 0 while muted and the phone's level (``set_mic_volume``, setMicVolume) comes back
+  on unmute and follows a change at once;
 - ``scale_volume`` multiplies in int32 and clips; ``check_scaling`` takes 0-1000 only.
 """
 
@@ -33,9 +34,10 @@ import pytest
 
 from voipkit import api
 from voipkit.aio import media_session
-from voipkit.aio.audio_device import VirtualAudioDevice
+from voipkit.aio.audio_device import AudioDeviceSettings, VirtualAudioDevice
 from voipkit.aio.media_session import check_scaling, scale_volume
 from voipkit.api import ConfigurationError, IncomingCall, Phone, PhoneConfig
+from voipkit.api.devices import set_mic_volume
 from voipkit.api.media_files import CallRecording, PlayMode, RecordMode, play_to_remote
 from voipkit.media.frames import Pcm, level_dbfs
 from voipkit.media.ports import ToneSource
@@ -293,9 +295,11 @@ def test_scale_volume_is_int32_then_clipped() -> None:
 class _CardLike(VirtualAudioDevice):
     """The virtual device with a sound card's software microphone gain."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, *,
+                 settings: AudioDeviceSettings | None = None, **kwargs: Any) -> None:
         super().__init__(loop, **kwargs)
-        self.mic_volume = 200
+        self.mic_volume = settings.mic_volume if settings is not None else 255
+        self.speaker_volume = settings.speaker_volume if settings is not None else 255
 
 
 def test_sound_card_microphone_gain_follows_the_mute(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -304,6 +308,7 @@ def test_sound_card_microphone_gain_follows_the_mute(monkeypatch: pytest.MonkeyP
     async def main() -> None:
         alice, bob = await _phones()
         try:
+            set_mic_volume(alice, 200)
             alice.mute_microphone(True)
             call, _ = await _connected(alice, bob)
             assert call.audio is not None
@@ -311,7 +316,8 @@ def test_sound_card_microphone_gain_follows_the_mute(monkeypatch: pytest.MonkeyP
             assert isinstance(device, _CardLike) and device.mic_volume == 0
             alice.mute_microphone(False)
             assert device.mic_volume == 200
-            device.mic_volume = 120  # the application's own level is what comes back
+            set_mic_volume(alice, 120)  # setMicVolume: the level that comes back
+            assert device.mic_volume == 120
             alice.mute_microphone(True)
             alice.mute_microphone(True)
             assert device.mic_volume == 0

@@ -4,8 +4,8 @@ Proves:
 - golden compound packets (SR + SDES, RR + BYE) parse to the expected fields and
   ``build_compound(parse_rtcp(x)) == x``;
 - report blocks carry a signed 24-bit cumulative loss, saturating on output;
-- unknown types (APP, RTPFB) are kept raw and round-trip; padding on the last packet
-  is stripped and re-emitted;
+- unknown types (APP, RTPFB formats other than NACK) are kept raw and round-trip;
+  padding on the last packet is stripped and re-emitted;
 - malformed compounds raise MalformedPacket with a precise sentence: empty, short
   header, bad version, length past the end, padding on a non-last packet, bad padding
   count, SR/RR/SDES/BYE bodies too short for what their counts announce, non-UTF-8 reason;
@@ -25,6 +25,9 @@ from voipkit.media.rtcp import (
     NTP_EPOCH_OFFSET,
     ReportBlock,
     RtcpByePacket,
+    RtcpFirPacket,
+    RtcpNackPacket,
+    RtcpPliPacket,
     RtcpRrPacket,
     RtcpSdesPacket,
     RtcpSrPacket,
@@ -88,7 +91,8 @@ def test_report_block_loss_saturates_at_24_bits() -> None:
 
 def test_unknown_types_are_kept_raw() -> None:
     app = RtcpUnknownPacket(packet_type=204, count=3, body=b"\x00\x00\x00\x01name" + b"data")
-    nack = RtcpUnknownPacket(packet_type=205, count=1, body=bytes(8) + b"\x00\x05\x00\x00")
+    # FMT 3 is TMMBR (RFC 5104 §4.2.1), which voipkit does not parse.
+    nack = RtcpUnknownPacket(packet_type=205, count=3, body=bytes(8) + b"\x00\x05\x00\x00")
     rr = RtcpRrPacket(ssrc=7)
     raw = build_compound([rr, app, nack])
     assert parse_rtcp(raw) == [rr, app, nack]
@@ -226,5 +230,6 @@ def test_parse_raises_only_malformed(data: bytes) -> None:
         packets = parse_rtcp(data)
     except MalformedPacket:
         return
-    kinds = (RtcpSrPacket, RtcpRrPacket, RtcpSdesPacket, RtcpByePacket, RtcpUnknownPacket)
+    kinds = (RtcpSrPacket, RtcpRrPacket, RtcpSdesPacket, RtcpByePacket, RtcpNackPacket,
+             RtcpPliPacket, RtcpFirPacket, RtcpUnknownPacket)
     assert packets and all(isinstance(p, kinds) for p in packets)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from tests.sip.invite_helpers import BOB_AT, Call, make_call
+from invite_helpers import BOB_AT, Call, make_call
 
 from voipkit.sip.addressing import Destination, TransportKind
 from voipkit.sip.auth import Credentials, DigestResponse, DigestServer, Qop, Verdict

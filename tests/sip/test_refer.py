@@ -197,13 +197,14 @@ def test_in_dialog_refer_through_router_and_bye_still_reaches_session() -> None:
     alice_session = connect(call)
     bob_session = call.bob_session()
     assert alice_session.dialog_id is not None and bob_session.dialog_id is not None
-    alice_router = ReferRouter.attach(call.alice, alice_session, alice_session.dialog_id,
-                                      alice_session.targets)
-    ReferRouter.attach(call.bob, bob_session, bob_session.dialog_id, bob_session.targets)
+    alice_router = ReferRouter.attach(call.alice, alice_session)
+    ReferRouter.attach(call.bob, bob_session)
+    assert ReferRouter.attach(call.alice, alice_session) is alice_router
     client = alice_router.refer(CAROL, now=call.network.now)
     call.settle()
     (received,) = call.of("bob", ReferReceived)
     assert isinstance(received, ReferReceived) and received.refer_to.uri == CAROL.uri
+    assert received.session_id == bob_session.id
     server = _server(call.bob)
     server.accept(now=call.network.now)
     server.progress(180, now=call.network.now)
@@ -212,9 +213,12 @@ def test_in_dialog_refer_through_router_and_bye_still_reaches_session() -> None:
     assert [n for n in call.names("alice") if "Transfer" in n or "Refer" in n] == [
         "ReferAccepted", "TransferTrying", "TransferRinging", "TransferSucceeded"]
     assert client.done
+    # the REFER and its NOTIFYs used the call's dialog (same Call-ID, rising CSeqs)
+    refer_notify = [p.message for p in call.network.delivered
+                    if p.describe() in ("REFER", "NOTIFY")]
+    assert {m.call_id for m in refer_notify} == {alice_session.dialog_id.call_id}
     alice_session.hangup(now=call.network.now)
     call.settle()
     assert any(isinstance(e, Terminated) for e in call.bob_events)
     assert any(isinstance(e, Terminated) for e in call.alice_events)
-    alice_router.detach()
     assert not call.alice.usages and not call.bob.usages

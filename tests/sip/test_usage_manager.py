@@ -5,7 +5,8 @@ goes to the factory for its method (or through as a plain RequestReceived);
 finished non-INVITE transactions leave no route behind (no leak over days of
 REGISTER refreshes); an event that arrives for a usage that has finished is
 dropped and counted instead of surfacing as a stray event; usage timers and
-core timers share ``get_timer``.
+core timers share ``get_timer``; a response to a request a usage sent inside a dialog
+that another usage owns reaches the sender, not the dialog's owner.
 """
 
 from __future__ import annotations
@@ -97,3 +98,24 @@ def test_usage_timers_merge_with_core_timers() -> None:
     alice.handle_timer(now=40.0)
     assert "timer refresh at 40.0" in pinger.seen
     alice.cancel_timer(pinger, "refresh")
+
+
+def test_in_dialog_response_reaches_the_sender_not_the_dialog_owner() -> None:
+    from voipkit.sip.dialog import Dialog
+    from voipkit.sip.message import Response
+
+    net, alice, bob = _pair()
+    owner = alice.add(Pinger(alice, alice.new_usage_id()))
+    sender = alice.add(Pinger(alice, alice.new_usage_id()))
+    assert isinstance(owner, Pinger) and isinstance(sender, Pinger)
+    request = options("sip:bob@127.0.0.2")
+    request.from_.params["tag"] = "ftag"
+    response = Response.for_request(request, 200, to_tag="ttag")
+    dialog = Dialog.as_uac(request, response)
+    alice.add_dialog(owner, dialog)  # the owner binds the dialog
+    in_dialog = dialog.create_request("OPTIONS")
+    bob.on_new_request("OPTIONS", lambda m, ev, now: Pinger(m, m.new_usage_id()))
+    alice.send_request_for(sender, in_dialog, [B], now=net.now)
+    net.settle()
+    assert sender.seen == ["481"]  # bob knows no such dialog; the answer is the sender's
+    assert owner.seen == []

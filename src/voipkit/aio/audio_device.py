@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+
 from voipkit.aio.media_clock import MediaClock
 from voipkit.media.frames import Pcm, silence
 from voipkit.media.ports import MediaSink, MediaSource, NullSink, SilenceSource
@@ -90,6 +92,51 @@ class AudioDeviceInfo:
     host_index: int | None = None
 
 
+MAX_VOLUME = 255
+"""The manual's volume scale (setSpeakerVolume / setMicVolume): 0 silent, 255 unchanged."""
+
+
+@dataclass(slots=True)
+class AudioDeviceSettings:
+    """What the application chose for its audio device (one per phone, shared by its calls).
+
+    Attributes:
+        recording_device: index in ``recording_devices()`` (the manual's
+            ``setAudioDeviceId`` numbering); None is PortAudio's default input.
+        playout_device: index in ``playout_devices()``; None is the default output.
+        mic_volume: capture gain 0-255 (``setMicVolume``; 255 = the device's own level).
+        speaker_volume: playout gain 0-255 (``setSpeakerVolume``).
+        use_sound_card: False keeps every call on the virtual device even when
+            PortAudio lists a card (the manual's ``audioDeviceLayer = 1``).
+    """
+
+    recording_device: int | None = None
+    playout_device: int | None = None
+    mic_volume: int = MAX_VOLUME
+    speaker_volume: int = MAX_VOLUME
+    use_sound_card: bool = True
+
+    def __post_init__(self) -> None:
+        check_volume(self.mic_volume)
+        check_volume(self.speaker_volume)
+
+
+def check_volume(volume: int) -> int:
+    """``volume`` when it is an int in 0-255, else ValueError."""
+    if isinstance(volume, bool) or not isinstance(volume, int) or not 0 <= volume <= MAX_VOLUME:
+        raise ValueError(f"volume must be an integer 0-{MAX_VOLUME}, got {volume!r}")
+    return volume
+
+
+def apply_volume(frame: Pcm, volume: int) -> Pcm:
+    """Scale ``frame`` by ``volume / 255`` (exact at 255, silence at 0)."""
+    if volume >= MAX_VOLUME:
+        return frame
+    scaled = (frame.astype(np.int32) * volume) // MAX_VOLUME
+    result: Pcm = scaled.astype(np.int16)
+    return result
+
+
 VIRTUAL_DEVICE = AudioDeviceInfo(
     index=0, name="voipkit virtual audio device", kind="virtual",
     max_input_channels=1, max_output_channels=1, default_sample_rate=8000.0)
@@ -141,6 +188,20 @@ def rescan_devices() -> None:
         return
     sd._terminate()
     sd._initialize()
+
+
+def default_device(kind: str) -> AudioDeviceInfo | None:
+    """PortAudio's default ``"input"`` or ``"output"`` device, or None (no card, no default)."""
+    try:
+        sd = importlib.import_module("sounddevice")
+        index = int(sd.query_devices(kind=kind)["index"])
+    except Exception:  # ImportError, OSError, PortAudioError: no default of that kind
+        return None
+    devices = recording_devices() if kind == "input" else playout_devices()
+    for device in devices:
+        if device.host_index == index:
+            return device
+    return None
 
 
 def sounddevice_available() -> bool:
@@ -261,6 +322,7 @@ def default_audio_device(
     on_capture: CaptureHandler | None = None,
     playout_source: MediaSource | None = None,
     max_late: int = 3,
+    settings: AudioDeviceSettings | None = None,
 ) -> AudioDevice:
     """The sound card when PortAudio offers one, else the virtual device.
 
@@ -269,14 +331,21 @@ def default_audio_device(
     that captures and one that plays; otherwise a ``VirtualAudioDevice`` (the
     manual's ``audioDeviceLayer = 1``). The choice is logged at INFO once per
     kind. Arguments are ``VirtualAudioDevice``'s; ``max_late`` applies to the
-    virtual device only (a card is paced by its own clock).
+    virtual device only (a card is paced by its own clock). ``settings`` picks
+    the card's devices and volumes, or (``use_sound_card=False``) the virtual device.
     """
-    if recording_devices() and playout_devices():
+    use_card = settings is None or settings.use_sound_card
+    if use_card and recording_devices() and playout_devices():
         from voipkit.aio.sound_card import SoundCardDevice  # it imports this module
 
+        chosen = settings if settings is not None else AudioDeviceSettings()
         card = SoundCardDevice(loop, ptime=ptime, sample_rate=sample_rate, capture=capture,
                                playout=playout, on_capture=on_capture,
-                               playout_source=playout_source)
+                               playout_source=playout_source,
+                               recording_device=chosen.recording_device,
+                               playout_device=chosen.playout_device,
+                               mic_volume=chosen.mic_volume,
+                               speaker_volume=chosen.speaker_volume)
         _announce("sound card", f"audio device: sound card ({card.describe()})")
         return card
     _announce("virtual", "audio device: the virtual device (PortAudio lists no input "
@@ -293,12 +362,17 @@ def _announce(kind: str, message: str) -> None:
 
 
 __all__ = [
+    "MAX_VOLUME",
     "VIRTUAL_DEVICE",
     "AudioDevice",
     "AudioDeviceInfo",
+    "AudioDeviceSettings",
     "CaptureHandler",
     "VirtualAudioDevice",
+    "apply_volume",
+    "check_volume",
     "default_audio_device",
+    "default_device",
     "list_devices",
     "playout_devices",
     "recording_devices",

@@ -38,6 +38,22 @@ loudspeaker) and, with a sound card, the card's output; ``speaker_muted``
 silences only that, never ``sinks`` (recordings, the conference bridge).
 ``input_scaling`` / ``output_scaling`` (percent, 0-1000, 100 = unchanged)
 scale the sent / received frames in int32 and clip them to int16.
+
+Stream taps and injection (the manual's enableAudioStreamCallback,
+enableRtpCallback, enableSendPcmStreamToRemote, setRtpKeepAlive).
+``on_audio(direction, pcm, rate)`` sees each frame exactly as it is encoded
+(``"send"``: after mute, scaling and the processing chain) and as it is played
+(``"recv"``: after the jitter buffer, mute and scaling, before the speaker
+mute). ``on_rtp(direction, packet)`` sees each plain RTP packet sent and
+accepted (SRTP is removed). ``enable_pcm_input(rate)`` puts a ``PcmInput``
+(100 ms FIFO fed by ``push_pcm``) in the microphone's place at the bottom of
+the capture chain; ``muteMicrophone`` does not silence it. ``set_rtp_keepalive``
+sends RFC 6263 keep-alives while nothing else is sent.
+
+Device settings. ``device_settings`` (``AudioDeviceSettings``, shared by a
+phone's calls) chooses the card's devices and software volumes when the device
+is a sound card; on the virtual device the same volumes are applied here: the
+microphone gain to ``microphone`` and the speaker gain to ``speaker``.
 """
 
 from __future__ import annotations
@@ -53,12 +69,19 @@ from types import TracebackType
 
 import numpy as np
 
-from voipkit.aio.audio_device import AudioDevice, default_audio_device
+from voipkit.aio.audio_device import (
+    MAX_VOLUME,
+    AudioDevice,
+    AudioDeviceSettings,
+    apply_volume,
+    default_audio_device,
+)
 from voipkit.aio.rtp_socket import Address, RtpSocketPair
 from voipkit.base.ids import IdSource, RandomIds
 from voipkit.media.codecs import DEFAULT_CODECS, CodecRegistry, CodecSpec
 from voipkit.media.dsp import ProcessingChain
 from voipkit.media.frames import Pcm, clip_to_int16, silence
+from voipkit.media.pcm_input import PcmInput
 from voipkit.media.ports import (
     MediaSink,
     MediaSource,
@@ -68,7 +91,7 @@ from voipkit.media.ports import (
     WavFileSource,
 )
 from voipkit.media.rtp import is_rtcp
-from voipkit.media.stream import RtpStream, StreamConfig
+from voipkit.media.stream import RtpStream, RtpTap, StreamConfig
 from voipkit.sdp import NegotiatedMedia
 
 logger = logging.getLogger(__name__)
@@ -76,6 +99,8 @@ logger = logging.getLogger(__name__)
 DtmfHandler = Callable[[str], None]
 PlaybackHandler = Callable[[str, bool], None]
 """``(path, played to the end)``."""
+AudioTap = Callable[[str, Pcm, int], None]
+"""``("send" | "recv", frame, sample rate)``."""
 
 NARROWBAND_RATE = 8000
 WIDEBAND_RATE = 16000
@@ -118,8 +143,16 @@ class _Microphone:
         self._session = weakref.proxy(session)  # no cycle: a closed call is freed at once
 
     def read_frame(self, samples: int, sample_rate: int) -> Pcm:
-        frame = self._session.microphone.read_frame(samples, sample_rate)
-        return silence(samples) if self._session.microphone_muted else frame
+        session = self._session
+        pcm_input = session.pcm_input
+        if pcm_input is not None:  # the application's stream replaces the microphone
+            return pcm_input.read_frame(samples, sample_rate)
+        frame = session.microphone.read_frame(samples, sample_rate)
+        if session.microphone_muted:
+            return silence(samples)
+        if not session._card:  # a card applies its own microphone gain
+            frame = apply_volume(frame, session.device_settings.mic_volume)
+        return frame
 
 
 class _Playout:
@@ -133,6 +166,9 @@ class _Playout:
         session = self._session
         pcm = session._pull(samples)
         session._received = pcm
+        tap = session.on_audio
+        if tap is not None:
+            session._tap(tap, "recv", pcm)
         return silence(samples) if session.speaker_muted else pcm
 
     def write_frame(self, frame: Pcm, sample_rate: int) -> None:
@@ -143,6 +179,8 @@ class _Playout:
         session._far_end = frame  # what the speaker played: the echo canceller's reference
         for sink in list(session.sinks):
             sink.write_frame(received, sample_rate)
+        if not session._card:  # a card applies its own speaker gain
+            frame = apply_volume(frame, session.device_settings.speaker_volume)
         session.speaker.write_frame(frame, sample_rate)
 
 
@@ -212,13 +250,21 @@ class AudioSession:
         "Play (and record) silence instead of the peer's audio (muteSession's incoming audio)."
         self.speaker: MediaSink = NullSink()
         self._microphone_muted = False
-        self._card_mic_volume: int | None = None
         self.speaker_muted = False
         "The device plays silence (muteSpeaker); ``sinks`` still get the received audio."
         self.input_scaling = 100
         "Percent applied to what is sent (setChannelInputVolumeScaling)."
         self.output_scaling = 100
         "Percent applied to what is received (setChannelOutputVolumeScaling)."
+        self.on_audio: AudioTap | None = None
+        "Sees every frame encoded (``send``) and played (``recv``): enableAudioStreamCallback."
+        self._rtp_handler: RtpTap | None = None
+        self._keepalive: tuple[int, float] | None = None
+        self._pcm_input: PcmInput | None = None
+        self.device_settings = AudioDeviceSettings()
+        "The device choice and volumes (a phone shares one among its calls)."
+        self.tap_errors = 0
+        "Calls of ``on_audio`` / ``on_rtp`` that raised (logged)."
         pair.on_rtp = self._on_rtp
         pair.on_rtcp = self._on_rtcp
 
@@ -283,6 +329,12 @@ class AudioSession:
     def sample_rate(self) -> int:
         """The device rate of this call (what sources are read and sinks written at)."""
         return NARROWBAND_RATE if self._stream is None else self._stream.config.audio_rate
+
+    @property
+    def tick_time(self) -> float:
+        """The scheduled time (loop clock) of the current or last tick: what a frame
+        handed to ``on_audio`` was captured or played at."""
+        return self._tick_time
 
     @property
     def processing(self) -> dict[str, bool]:
@@ -353,6 +405,9 @@ class AudioSession:
         if self._stream is None:
             self._stream = RtpStream(config, ids=self._ids, cname=self._cname,
                                      wallclock_offset=time.time() - now, now=now)
+            self._stream.rtp_tap = self._rtp_tap if self._rtp_handler is not None else None
+            if self._keepalive is not None:
+                self._stream.set_keepalive(*self._keepalive)
         else:
             old = self._stream.config
             self._stream.reconfigure(config)
@@ -389,8 +444,7 @@ class AudioSession:
         self._device = default_audio_device(
             self._loop, ptime=cfg.ptime, sample_rate=cfg.audio_rate,
             capture=self._source, playout=_Playout(self), on_capture=self._on_capture,
-            playout_source=_Playout(self))
-        self._card_mic_volume = None
+            playout_source=_Playout(self), settings=self.device_settings)
         self._mute_card_microphone()
         # the first frame is the first ptime of sound, ready when that ptime has passed
         self._device.start(self._loop.time() + cfg.ptime)
@@ -420,6 +474,9 @@ class AudioSession:
             if far_end is not None and len(far_end) != len(frame):
                 far_end = None
             frame, decision = chain.process_capture(frame, far_end)
+        tap = self.on_audio
+        if tap is not None:
+            self._tap(tap, "send", frame)
         for data in stream.encode_frame(frame, now=deadline, decision=decision):
             self._pair.send_rtp(data)
         if stream.rtcp_due(deadline):
@@ -487,15 +544,124 @@ class AudioSession:
         self._microphone_muted = bool(muted)
         self._mute_card_microphone()
 
+    @property
+    def _card(self) -> bool:
+        """True when the device is a sound card (it applies the volumes itself)."""
+        return self._device is not None and hasattr(self._device, "mic_volume")
+
     def _mute_card_microphone(self) -> None:
+        """A card mixes its microphone itself: its gain is 0 while the microphone is
+        muted or a PCM stream replaces it, ``device_settings.mic_volume`` otherwise."""
         device = self._device
         if device is None or not hasattr(device, "mic_volume"):
             return
-        if self._microphone_muted and self._card_mic_volume is None:
-            self._card_mic_volume = int(device.mic_volume)
-            device.mic_volume = 0
-        elif not self._microphone_muted and self._card_mic_volume is not None:
-            device.mic_volume, self._card_mic_volume = self._card_mic_volume, None
+        silent = self._microphone_muted or self._pcm_input is not None
+        device.mic_volume = 0 if silent else self.device_settings.mic_volume
+
+    def apply_device_settings(self) -> None:
+        """Apply a change of ``device_settings`` to a running sound card now (volumes;
+        other devices reopen the card). The virtual device reads them every tick."""
+        device = self._device
+        if device is None or not hasattr(device, "mic_volume"):
+            return
+        settings = self.device_settings
+        self._mute_card_microphone()
+        setattr(device, "speaker_volume", settings.speaker_volume)  # noqa: B010 (a card)
+        set_devices = getattr(device, "set_devices", None)
+        if set_devices is not None and (
+                getattr(device, "chosen", None) != (settings.recording_device,
+                                                    settings.playout_device)):
+            set_devices(settings.recording_device, settings.playout_device)
+
+    # -- taps and injection ------------------------------------------------------------------
+
+    def _tap(self, tap: AudioTap, direction: str, frame: Pcm) -> None:
+        try:
+            tap(direction, frame, self.sample_rate)
+        except Exception:
+            self.tap_errors += 1
+            logger.exception("on_audio handler failed")
+
+    def _rtp_tap(self, direction: str, packet: bytes) -> None:
+        tap = self._rtp_handler
+        if tap is None:
+            return
+        try:
+            tap(direction, packet)
+        except Exception:
+            self.tap_errors += 1
+            logger.exception("on_rtp handler failed")
+
+    @property
+    def on_rtp(self) -> RtpTap | None:
+        """Sees every plain RTP packet sent (``send``) and accepted (``recv``):
+        enableRtpCallback. With SRTP the packets are shown unprotected."""
+        return self._rtp_handler
+
+    @on_rtp.setter
+    def on_rtp(self, tap: RtpTap | None) -> None:
+        self._rtp_handler = tap
+        if self._stream is not None:
+            self._stream.rtp_tap = self._rtp_tap if tap is not None else None
+
+    def set_rtp_keepalive(self, payload_type: int | None, interval: float = 0.0) -> None:
+        """RFC 6263 keep-alives of ``payload_type`` every ``interval`` s of sending nothing
+        (setRtpKeepAlive); None turns them off.
+
+        Raises:
+            ValueError: payload type not 0-127 or interval not positive.
+        """
+        if payload_type is None:
+            self._keepalive = None
+        else:
+            if not 0 <= payload_type <= 127:
+                raise ValueError(f"keep-alive payload type {payload_type} is not 0-127")
+            if interval <= 0:
+                raise ValueError(f"keep-alive interval must be positive, got {interval}")
+            self._keepalive = (payload_type, interval)
+        if self._stream is not None:
+            if self._keepalive is None:
+                self._stream.set_keepalive(None)
+            else:
+                self._stream.set_keepalive(*self._keepalive)
+
+    @property
+    def pcm_input(self) -> PcmInput | None:
+        """The application's PCM stream sent instead of the microphone, if enabled."""
+        return self._pcm_input
+
+    def enable_pcm_input(self, sample_rate: int) -> PcmInput:
+        """Send PCM pushed with ``push_pcm`` (16-bit mono at ``sample_rate``) instead of
+        the microphone (enableSendPcmStreamToRemote); a new rate starts a new buffer.
+
+        Raises:
+            ValueError: the rate is not an integer 8000-192000.
+        """
+        current = self._pcm_input
+        if current is None or current.sample_rate != sample_rate:
+            self._pcm_input = PcmInput(sample_rate)
+        self._mute_card_microphone()
+        assert self._pcm_input is not None
+        return self._pcm_input
+
+    def disable_pcm_input(self) -> PcmInput | None:
+        """The microphone again; returns the stream's buffer (for its counters)."""
+        pcm_input, self._pcm_input = self._pcm_input, None
+        self._mute_card_microphone()
+        return pcm_input
+
+    def push_pcm(self, data: bytes | bytearray | memoryview) -> int:
+        """Queue PCM for sending (sendPcmStreamToRemote); returns the samples accepted
+        (what does not fit in the 100 ms buffer is dropped and counted).
+
+        Raises:
+            RuntimeError: ``enable_pcm_input`` was not called.
+            ValueError: an odd number of bytes.
+        """
+        pcm_input = self._pcm_input
+        if pcm_input is None:
+            raise RuntimeError("enable_pcm_input() before pushing PCM")
+        return pcm_input.push(data)
 
     @property
     def microphone_source(self) -> MediaSource:
@@ -611,6 +777,12 @@ class AudioSession:
             "rtp_datagrams_received": counters.rtp_received,
             "clock_skipped": 0 if self._device is None else self._device.skipped,
         })
+        pcm_input = self._pcm_input
+        if pcm_input is not None:
+            stats.update({"pcm_input_rate": pcm_input.sample_rate,
+                          "pcm_input_samples": pcm_input.pushed_samples,
+                          "pcm_input_dropped": pcm_input.dropped_samples,
+                          "pcm_input_underruns": pcm_input.underruns})
         return stats
 
     # -- closing ----------------------------------------------------------------------------
@@ -675,5 +847,6 @@ class AudioSession:
         self.abort()
 
 
-__all__ = ["MAX_SCALING", "NARROWBAND_RATE", "WIDEBAND_RATE", "AudioSession", "DtmfHandler",
-           "PlaybackHandler", "check_scaling", "device_rate_for", "scale_volume"]
+__all__ = ["MAX_SCALING", "MAX_VOLUME", "NARROWBAND_RATE", "WIDEBAND_RATE", "AudioSession",
+           "AudioTap", "DtmfHandler", "PlaybackHandler", "check_scaling", "device_rate_for",
+           "scale_volume"]

@@ -47,8 +47,11 @@ from typing import Any
 import numpy as np
 
 from voipkit.aio.audio_device import (
+    MAX_VOLUME,
     AudioDeviceInfo,
     CaptureHandler,
+    apply_volume,
+    check_volume,
     playout_devices,
     recording_devices,
 )
@@ -58,8 +61,6 @@ from voipkit.media.ports import MediaSink, MediaSource, NullSink, SilenceSource
 
 logger = logging.getLogger(__name__)
 
-MAX_VOLUME = 255
-"""The manual's volume scale: 0 (silent) to 255 (the card's own level)."""
 
 
 class SoundCardError(VoipkitError):
@@ -75,19 +76,7 @@ def _sounddevice() -> Any:
             f"and the system PortAudio (Debian libportaudio2): {exc}") from exc
 
 
-def apply_volume(frame: Pcm, volume: int) -> Pcm:
-    """Scale ``frame`` by ``volume / 255`` (exact at 255, silence at 0)."""
-    if volume >= MAX_VOLUME:
-        return frame
-    scaled = (frame.astype(np.int32) * volume) // MAX_VOLUME
-    result: Pcm = scaled.astype(np.int16)
-    return result
-
-
-def _check_volume(volume: int) -> int:
-    if not 0 <= volume <= MAX_VOLUME:
-        raise ValueError(f"volume must be 0-{MAX_VOLUME}, got {volume}")
-    return volume
+_check_volume = check_volume
 
 
 def _pick(devices: list[AudioDeviceInfo], index: int | None, default_host: int | None,
@@ -203,6 +192,8 @@ class SoundCardDevice:
         default_in, default_out = self._default_hosts()
         self.input = _pick(recording_devices(), recording, default_in, "recording")
         self.output = _pick(playout_devices(), playout, default_out, "playout")
+        self.chosen = (recording, playout)
+        "The indices asked for (None: the default), as ``set_devices`` got them."
         self.input_rate = self._rate(self.input, "input")
         self.output_rate = self._rate(self.output, "output")
         if self.running:

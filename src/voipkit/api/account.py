@@ -11,11 +11,13 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from voipkit.api import messaging
 from voipkit.api.bus import EventBus
 from voipkit.api.call import Call, build_offer
 from voipkit.api.config import AccountConfig, split_host_port
 from voipkit.api.errors import RegistrationFailed
 from voipkit.api.events import AccountRegistered, AccountRegistrationFailed, AccountUnregistered
+from voipkit.api.video import CallVideo
 from voipkit.sdp import Direction
 from voipkit.sip.addressing import Destination, TransportKind, format_host
 from voipkit.sip.auth import Credentials
@@ -82,6 +84,16 @@ class Account:
         """Where this account's requests go: the outbound proxy, else the server/domain."""
         uri = self._server_uri(self.config.outbound_proxy or self.config.server)
         return await self.phone.resolve(uri, self.config.kind)
+
+    def route_set(self) -> tuple[NameAddr, ...]:
+        """The pre-loaded Route set of this account's requests (the outbound proxy)."""
+        return self._route()
+
+    async def send_message(self, to: str, body: bytes | str, content_type: str | None = None,
+                           *, sms: bool = False) -> messaging.OutgoingMessage:
+        """Send a MESSAGE outside any call as this account (sendOutOfDialogMessage)."""
+        return await messaging.send_message(self.phone, to, body, content_type, account=self,
+                                            sms=sms)
 
     def _route(self) -> tuple[NameAddr, ...]:
         if self.config.outbound_proxy is None:
@@ -180,11 +192,12 @@ class Account:
     # --- calls -------------------------------------------------------------------------
 
     async def call(self, uri: str, *, send_sdp: bool = True,
-                   headers: tuple[tuple[str, str], ...] = ()) -> Call:
+                   headers: tuple[tuple[str, str], ...] = (), video: bool = False) -> Call:
         """Start a call to ``uri`` (``bob``, ``bob@host`` or a full URI).
 
         Returns once the INVITE is on its way; ``await call.answered()`` for the outcome.
         With ``send_sdp=False`` the INVITE carries no offer and the callee offers in its 2xx.
+        ``video`` adds a video stream (``call.video``, api.video).
         """
         phone = self.phone
         target = phone.normalize_uri(uri, self.config.domain)
@@ -202,6 +215,9 @@ class Account:
         secure = transport is TransportKind.TLS  # SDES keys may travel only over TLS
         offer = (build_offer(phone, audio, Direction.SENDRECV, secure_signalling=secure)
                  if send_sdp else None)
+        video_leg = await CallVideo.open(phone) if video else None
+        if video_leg is not None and offer is not None:
+            offer.media.append(video_leg.offer_line(Direction.SENDRECV, offer))
         try:
             session = inv.InviteSession.create_uac(
                 manager, request_uri=target, from_=local, to=NameAddr(request_uri),
@@ -212,9 +228,12 @@ class Account:
                 now=phone.now())
         except Exception:
             await audio.close("call not sent")
+            if video_leg is not None:
+                video_leg.abort("call not sent")
             raise
         call = Call(phone, session, incoming=False, remote=NameAddr(request_uri), local=local,
                     audio=audio, offer=offer)
+        call.video = video_leg
         call.secure_signalling = secure
         phone.register_call(call)
         phone.pump()

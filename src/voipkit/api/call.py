@@ -20,7 +20,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from voipkit.aio.media_session import AudioSession, check_scaling
-from voipkit.api import media_files
+from voipkit.api import media_files, messaging, stream_io, transfer
 from voipkit.api.bus import EventBus, Handler
 from voipkit.api.config import MediaConfig, canonical_codec
 from voipkit.api.errors import CallFailed as CallFailedError
@@ -39,6 +39,7 @@ from voipkit.api.events import (
     RemoteHold,
     RemoteUnhold,
 )
+from voipkit.api.video import CallVideo
 from voipkit.media.codecs import CodecSpec
 from voipkit.media.quality import StreamSnapshot, bandwidth_lines, statistics_document
 from voipkit.media.srtp import (
@@ -134,12 +135,15 @@ class Call:
         self._answered: asyncio.Future[None] = phone.loop.create_future()
         self._ended: asyncio.Future[None] = phone.loop.create_future()
         self._pending_recording: str | None = None
+        self._answering = False
         self.secure_signalling = False
         "The call's SIP travels over TLS (SDES keys may be sent, RFC 4568 §8.1)."
         self._processing: dict[str, bool] = {}
         self._scaling: dict[str, int] = {}
         self._bitrates: dict[str, int] = {}
         self._rtcp_bandwidth: tuple[int | None, int | None, int | None] | None = None
+        self.video: CallVideo | None = None
+        "The call's video (api.video), when it was called or answered with video."
         if audio is not None:
             self._wire_audio(audio)
 
@@ -148,6 +152,10 @@ class Call:
     def __repr__(self) -> str:
         way = "from" if self.incoming else "to"
         return f"<Call {self.id} {way} {self.remote.uri} {self.state.value}>"
+
+    @property
+    def phone(self) -> Phone:
+        return self._phone
 
     @property
     def session(self) -> inv.InviteSession:
@@ -213,10 +221,21 @@ class Call:
             self._session.ring(now=now)
         self._phone.pump()
 
-    async def answer(self) -> None:
-        """Answer an incoming call with 200 OK and our session description."""
+    async def answer(self, *, video: bool = False) -> None:
+        """Answer an incoming call with 200 OK and our session description (with
+        ``video``, accepting or offering a video stream as well).
+
+        Raises:
+            InvalidStateError: the call is not ringing, or is already being answered
+                (a call that replaces another, RFC 3891, is answered by the phone).
+        """
         self._require(CallState.INCOMING, "answer")
+        if self._answering:
+            raise InvalidStateError(f"call {self.id} is already being answered")
+        self._answering = True
         await self._ensure_audio()
+        if video and self.video is None:
+            self.video = await CallVideo.open(self._phone)
         now = self._phone.now()
         if self.remote_offer is not None:
             body = self._answer_or_reject(self.remote_offer)
@@ -316,6 +335,21 @@ class Call:
             raise ConfigurationError(f"content type {content_type!r} is not type/subtype")
         self._session.send_info(body, content_type, now=self._phone.now())
         self._phone.pump()
+
+    async def refer(self, target: str, *, replaces: Call | None = None,
+                    method: str | None = None,
+                    request_target: str | None = None) -> transfer.Transfer:
+        """Transfer the peer to ``target`` (refer; with ``replaces``: attendedRefer).
+
+        See ``voipkit.api.transfer.refer``; the outcome arrives as this call's events.
+        """
+        return await transfer.refer(self, target, replaces=replaces, method=method,
+                                    request_target=request_target)
+
+    async def send_message(self, body: bytes | str,
+                           content_type: str | None = None) -> messaging.OutgoingMessage:
+        """Send a MESSAGE in the call (sendMessage); a ``str`` body is text/plain UTF-8."""
+        return await messaging.send_in_call(self, body, content_type)
 
     def play(self, path: str | os.PathLike[str], *, loop: bool = False) -> asyncio.Future[bool]:
         """Play a WAV file to the peer instead of the microphone; the future says if it ended."""
@@ -570,6 +604,8 @@ class Call:
                             secure_signalling=self.secure_signalling,
                             crypto=self._reusable_offer_crypto(),
                             bandwidths=self._bandwidths())
+        if self.video is not None:
+            offer.media.append(self.video.offer_line(direction, offer))
         self._local_sdp = offer
         return bytes(offer)
 
@@ -590,8 +626,12 @@ class Call:
 
         self._sdp_version += 1
         answer, streams = negotiate_answer(
-            offer, capabilities=self._capabilities(), address=audio.local_ip,
-            port=audio.local_port, session_id=self._sdp_session_id,
+            offer, capabilities=self._capabilities() + (
+                self._phone.video.capabilities() if self.video is not None else []),
+            address=audio.local_ip,
+            port=({"audio": audio.local_port, "video": self.video.local_port}
+                  if self.video is not None else audio.local_port),
+            session_id=self._sdp_session_id,
             session_version=self._sdp_version, direction=self._direction(),
             ptime=media.ptime, rtcp_mux=False, username="voipkit", ids=self._phone.ids,
             srtp=srtp, bandwidths=self._bandwidths(),
@@ -601,6 +641,8 @@ class Call:
         self._remote_sdp = offer
         self._local_sdp = answer
         self._configure([s for s in streams if s.kind == "audio"])
+        if self.video is not None:
+            self.video.configure(streams)
         return bytes(answer)
 
     def _apply_answer(self, data: bytes, *, early: bool) -> None:
@@ -623,6 +665,8 @@ class Call:
             return
         self._remote_sdp = answer
         self._configure([s for s in streams if s.kind == "audio"])
+        if self.video is not None:
+            self.video.configure(streams)
         if early and self._phone.early_media:
             self.early_media = True
             self._start_audio()
@@ -691,6 +735,7 @@ class Call:
         audio.on_dtmf = lambda digit: self._emit(DtmfReceived(self, digit, "rfc4733"))
         audio.on_playback_finished = lambda path, completed: self._emit(
             PlaybackFinished(self, str(path), completed))
+        stream_io.wire(self, audio)  # devices, keep-alive, taps, PCM stream (api.stream_io)
 
     def _start_audio(self) -> None:
         audio = self.audio
@@ -698,6 +743,8 @@ class Call:
             return
         if not audio.running:
             audio.start()
+        if self.video is not None:
+            self.video.start()
 
     def _require_audio(self, what: str) -> AudioSession:
         if self.state is CallState.ENDED or self.audio is None:
@@ -713,6 +760,8 @@ class Call:
         self.state = CallState.ENDED
         self.end_reason, self.end_status = reason, status
         audio, self.audio = self.audio, None
+        if self.video is not None:
+            self.video.abort(reason)
         if audio is not None:
             try:
                 await audio.close(reason)
@@ -730,6 +779,8 @@ class Call:
 
     def abort(self) -> None:
         """Drop the call's media at once (phone shutdown); recordings are finalised."""
+        if self.video is not None:
+            self.video.abort("shutdown")
         if self.audio is not None:
             self.audio.abort("shutdown")
             self.audio = None

@@ -41,6 +41,8 @@ class IncomingCall(CallEvent):
 
     request: Request
     "The INVITE."
+    replaces: Call | None = None
+    "The call this one replaces (INVITE with Replaces, RFC 3891); it is answered by itself."
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from voipkit.aio.audio_device import AudioDevice, default_audio_device
 from voipkit.aio.media_session import AudioSession
+from voipkit.api import devices
 from voipkit.api.errors import InvalidStateError
 from voipkit.api.events import CallEnded, PlaybackFinished
 from voipkit.media.frames import Pcm, silence
@@ -514,6 +515,7 @@ def close_phone_media(phone: Phone) -> None:
         if call._phone is phone:
             media.end_playback(completed=False)
     stop_playing_locally(phone)
+    devices.stop_loopback_test(phone)
 
 
 __all__ = [

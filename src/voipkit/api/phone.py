@@ -41,7 +41,7 @@ from voipkit.aio.sip_transport import (
     TransportConfig,
 )
 from voipkit.aio.stun import StunClient
-from voipkit.api import media_files
+from voipkit.api import media_files, messaging, transfer
 from voipkit.api.account import Account
 from voipkit.api.bus import EventBus
 from voipkit.api.call import Call
@@ -56,6 +56,8 @@ from voipkit.api.events import (
     SignalingTraced,
 )
 from voipkit.api.headers import HeaderRules
+from voipkit.api.subscriptions import SubscriptionService
+from voipkit.api.video import VideoSettings
 from voipkit.base.ids import IdSource, RandomIds
 from voipkit.media.codecs import FULL_CODECS, CodecRegistry
 from voipkit.media.frames import Pcm, silence
@@ -66,8 +68,9 @@ from voipkit.sip.events import RequestReceived
 from voipkit.sip.message import NameAddr, Response
 from voipkit.sip.ua import CoreConfig, UserAgentCore
 from voipkit.sip.uri import SipUri
-from voipkit.sip.usage import UsageManager
+from voipkit.sip.usage import UsageManager, pager
 from voipkit.sip.usage import invite as inv
+from voipkit.sip.usage import refer as rf
 from voipkit.sip.usage import registration as reg
 from voipkit.sip.usage.prack import ReliableProvisional
 from voipkit.sip.usage.session_timer import Refresher, SessionTimerConfig
@@ -77,7 +80,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Methods the phone answers (the Allow header); others get 405 (RFC 3261 §8.2.1).
-ALLOW = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK")
+ALLOW = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK",
+         "REFER", "SUBSCRIBE", "NOTIFY", "MESSAGE")
 SUPPORTED = frozenset({"100rel", "timer"})
 #: RFC 3261 §25.1: unreserved / user-unreserved characters of a URI user part.
 _USER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -149,6 +153,8 @@ class Phone:
         "Play a 183's early media before the answer (enableEarlyMedia)."
         self.rtp_port_range = self.config.media.rtp_port_range
         "Ports for new calls' RTP (setRtpPortRange)."
+        self.video = VideoSettings()
+        "Video codecs, size, rate, bit rate and MTU for calls with video (api.video)."
         self._resolver = resolver
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transports: SipTransports | None = None
@@ -174,6 +180,8 @@ class Phone:
         "The device's microphone is muted in every call and the conference (muteMicrophone)."
         self.speaker_muted = False
         "The device's speaker plays silence for every call and the conference (muteSpeaker)."
+        self.subscriptions = SubscriptionService(self)
+        "SUBSCRIBE/NOTIFY, presence, MWI, BLF and PUBLISH (``api.subscriptions``)."
         self._started = False
         self._closing = False
         self._closed = False
@@ -211,6 +219,8 @@ class Phone:
         self._core.outgoing_hook = self.header_rules.apply
         self._manager = UsageManager(self._core, ids=self.ids)
         self._manager.on_new_request("INVITE", inv.invite_factory(self.policy))
+        transfer.install(self, self._manager)
+        messaging.install(self, self._manager)
         self._driver = SipDriver(self._manager, self._transports, resolver=self._resolver,
                                  on_event=self._dispatch)
         try:
@@ -222,6 +232,7 @@ class Phone:
         except BaseException:
             await self.close()
             raise
+        self.subscriptions.install()
         media_ip = self.config.media.rtp_ip or self.config.listeners[0].host
         if media_ip in ("0.0.0.0", "::"):
             await self.close()
@@ -247,6 +258,8 @@ class Phone:
                 logger.exception("hanging up %r on close failed", call)
         if calls:
             await asyncio.wait([asyncio.ensure_future(c.ended()) for c in calls], timeout=2.0)
+        if self._manager is not None and self._started:
+            await self.subscriptions.close()
         for account in list(self._accounts.values()):
             try:
                 await account.unregister(timeout=2.0)
@@ -424,6 +437,8 @@ class Phone:
 
     def register_call(self, call: Call) -> None:
         self._calls[call.id] = call
+        transfer.attach(self, call.session)  # REFER / NOTIFY / MESSAGE in the call
+        messaging.attach(self, call.session)
         call_id = call.call_id
         if call_id:
             self._calls_by_call_id[call_id] = call
@@ -467,10 +482,10 @@ class Phone:
         self._accounts.pop(account.id, None)
 
     async def call(self, uri: str, *, send_sdp: bool = True,
-                   headers: tuple[tuple[str, str], ...] = ()) -> Call:
+                   headers: tuple[tuple[str, str], ...] = (), video: bool = False) -> Call:
         """Call ``uri`` directly, peer to peer, with no account (the manual's P2P mode)."""
         account = Account(self, AccountConfig(user="voipkit", domain=self.rtp_ip), account_id=0)
-        return await account.call(uri, send_sdp=send_sdp, headers=headers)
+        return await account.call(uri, send_sdp=send_sdp, headers=headers, video=video)
 
     @staticmethod
     def local_addresses() -> list[str]:
@@ -681,6 +696,8 @@ class Phone:
     # --- events from the stack -------------------------------------------------------
 
     def _dispatch(self, event: object) -> None:
+        if self.subscriptions.handle(event):
+            return
         if isinstance(event, inv.InviteEvent):
             self._on_invite_event(event)
         elif isinstance(event, reg.RegistrationSucceeded | reg.RegistrationFailed
@@ -689,6 +706,11 @@ class Phone:
                 if account.owns(event.usage_id):
                     account.handle(event)
                     return
+        elif isinstance(event, rf.ReferEvent):
+            transfer.dispatch(self, event)
+        elif isinstance(event, pager.MessageDelivered | pager.MessageFailed
+                        | pager.MessageReceived):
+            messaging.dispatch(self, event)
         elif isinstance(event, RequestReceived):
             self._on_request(event)
 
@@ -707,7 +729,10 @@ class Phone:
             if event.offer is not None:
                 call.remote_offer = event.offer.data
             self.register_call(call)
-            call.bus.emit(IncomingCall(call, request))
+            replaced = self._calls.get(event.replaces) if event.replaces is not None else None
+            call.bus.emit(IncomingCall(call, request, replaced))
+            if event.replaces is not None:
+                transfer.take_over(self, call, event.replaces)
             return
         if isinstance(event, inv.Forwarded):
             self.bus.emit(CallForwarded(event.target, event.request))
@@ -744,6 +769,13 @@ class Phone:
         if match is not None:
             call = self._calls_by_call_id.get(match.group(1).strip().decode("latin-1"))
         self.bus.emit(SignalingTraced(record.direction is TraceDirection.SENT, record.data, call))
+
+    async def send_message(self, to: str, body: bytes | str, content_type: str | None = None,
+                           *, account: Account | None = None,
+                           sms: bool = False) -> messaging.OutgoingMessage:
+        """Send a MESSAGE outside any call (see ``voipkit.api.messaging.send_message``)."""
+        return await messaging.send_message(self, to, body, content_type, account=account,
+                                            sms=sms)
 
     async def send_options(self, uri: str) -> Response:
         """Send an out-of-dialog OPTIONS (sendOptions) and return the final response."""

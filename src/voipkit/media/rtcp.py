@@ -2,8 +2,10 @@
 
 Knows: the RTCP common header, sender info, report blocks, SDES chunks, BYE,
 compound packets and their padding (RFC 3550 §6.4–§6.6, A.2), NTP timestamps
-and the round-trip-time rule of §6.4.1. APP, RTPFB and PSFB (RFC 4585) and any
-other type are kept raw as :class:`RtcpUnknownPacket`.
+and the round-trip-time rule of §6.4.1; the feedback messages video needs:
+generic NACK (RFC 4585 §6.2.1), PLI (RFC 4585 §6.3.1) and FIR (RFC 5104 §4.3.1).
+APP, other feedback formats and any other type are kept raw as
+:class:`RtcpUnknownPacket`.
 Must not know: sessions, scheduling, sockets or the clock — wallclock time and
 ``now`` come in as arguments.
 """
@@ -19,10 +21,16 @@ from voipkit.media.rtp import RTP_VERSION, MalformedPacket
 
 __all__ = [
     "NTP_EPOCH_OFFSET",
+    "PSFB_FIR",
+    "PSFB_PLI",
+    "RTPFB_NACK",
     "ReportBlock",
     "RtcpByePacket",
+    "RtcpFirPacket",
+    "RtcpNackPacket",
     "RtcpPacket",
     "RtcpPacketType",
+    "RtcpPliPacket",
     "RtcpRrPacket",
     "RtcpSdesPacket",
     "RtcpSrPacket",
@@ -54,6 +62,15 @@ class RtcpPacketType(IntEnum):
     APP = 204
     RTPFB = 205
     PSFB = 206
+
+
+#: RFC 4585 §6.2.1: FMT of a generic NACK (transport layer feedback, PT=RTPFB).
+RTPFB_NACK = 1
+#: RFC 4585 §6.3.1: FMT of a Picture Loss Indication (payload-specific, PT=PSFB).
+PSFB_PLI = 1
+#: RFC 5104 §4.3.1: FMT of a Full Intra Request (PT=PSFB).
+PSFB_FIR = 4
+_FEEDBACK_HEADER = struct.Struct("!II")  # SSRC of packet sender, SSRC of media source
 
 
 class SdesItemType(IntEnum):
@@ -400,6 +417,152 @@ class RtcpByePacket:
         )
 
 
+# -- feedback (RFC 4585 §6.1, RFC 5104 §4.3) ------------------------------------------
+
+
+def _feedback_ssrcs(kind: str, body: bytes) -> tuple[int, int]:
+    if len(body) < _FEEDBACK_HEADER.size:
+        raise MalformedPacket(
+            f"RTCP {kind} body is {len(body)} bytes, shorter than the two SSRCs of "
+            "RFC 4585 §6.1"
+        )
+    sender, media = _FEEDBACK_HEADER.unpack_from(body)
+    return int(sender), int(media)
+
+
+def _nack_fci(lost: Iterable[int]) -> bytes:
+    """Generic NACK FCI entries (RFC 4585 §6.2.1): a PID and a bitmask of the 16 after it."""
+    out = bytearray()
+    pending = sorted({seq & 0xFFFF for seq in lost})
+    # Group in wrap order: start from the seq after the largest gap, so 65535, 0 group.
+    if pending:
+        gaps = [((pending[(i + 1) % len(pending)] - seq) & 0xFFFF, i)
+                for i, seq in enumerate(pending)]
+        start = (max(gaps)[1] + 1) % len(pending)
+        pending = pending[start:] + pending[:start]
+    i = 0
+    while i < len(pending):
+        pid = pending[i]
+        blp = 0
+        i += 1
+        while i < len(pending) and 0 < (pending[i] - pid) & 0xFFFF <= 16:
+            blp |= 1 << (((pending[i] - pid) & 0xFFFF) - 1)
+            i += 1
+        out += struct.pack("!HH", pid, blp)
+    return bytes(out)
+
+
+@dataclass(slots=True)
+class RtcpNackPacket:
+    """Generic NACK (RFC 4585 §6.2.1): the media sequence numbers the receiver lost.
+
+    ``lost`` is the list of 16-bit sequence numbers in wire order; building packs
+    them into PID + BLP entries ("the BLP allows for reporting losses of any of the
+    16 RTP packets immediately following the RTP packet indicated by the PID").
+    """
+
+    sender_ssrc: int
+    media_ssrc: int
+    lost: tuple[int, ...] = ()
+    padding: int = 0
+
+    @classmethod
+    def _parse(cls, count: int, body: bytes, padding: int) -> RtcpNackPacket:
+        sender, media = _feedback_ssrcs("NACK", body)
+        fci = body[_FEEDBACK_HEADER.size :]
+        if not fci or len(fci) % 4:
+            raise MalformedPacket(
+                f"RTCP NACK FCI is {len(fci)} bytes, not one or more 4-byte entries "
+                "(RFC 4585 §6.2.1)"
+            )
+        lost: list[int] = []
+        for pos in range(0, len(fci), 4):
+            pid, blp = struct.unpack_from("!HH", fci, pos)
+            lost.append(pid)
+            lost += [(pid + bit + 1) & 0xFFFF for bit in range(16) if blp >> bit & 1]
+        return cls(sender, media, tuple(lost), padding)
+
+    def __bytes__(self) -> bytes:
+        if not self.lost:
+            raise ValueError("a generic NACK needs at least one lost sequence number")
+        body = _FEEDBACK_HEADER.pack(self.sender_ssrc, self.media_ssrc) + _nack_fci(self.lost)
+        return (
+            _header(RTPFB_NACK, RtcpPacketType.RTPFB, len(body), self.padding)
+            + body
+            + _padding_bytes(self.padding)
+        )
+
+
+@dataclass(slots=True)
+class RtcpPliPacket:
+    """Picture Loss Indication (RFC 4585 §6.3.1): "PLI does not require parameters.
+    Therefore, the length field MUST be 2", i.e. no FCI."""
+
+    sender_ssrc: int
+    media_ssrc: int
+    padding: int = 0
+
+    @classmethod
+    def _parse(cls, count: int, body: bytes, padding: int) -> RtcpPliPacket:
+        sender, media = _feedback_ssrcs("PLI", body)
+        if len(body) != _FEEDBACK_HEADER.size:
+            raise MalformedPacket(
+                f"RTCP PLI has {len(body) - _FEEDBACK_HEADER.size} FCI bytes; RFC 4585 "
+                "§6.3.1 allows none"
+            )
+        return cls(sender, media, padding)
+
+    def __bytes__(self) -> bytes:
+        body = _FEEDBACK_HEADER.pack(self.sender_ssrc, self.media_ssrc)
+        return (
+            _header(PSFB_PLI, RtcpPacketType.PSFB, len(body), self.padding)
+            + body
+            + _padding_bytes(self.padding)
+        )
+
+
+@dataclass(slots=True)
+class RtcpFirPacket:
+    """Full Intra Request (RFC 5104 §4.3.1).
+
+    ``entries`` are ``(media SSRC, command sequence number)``; RFC 5104 §4.3.1.1:
+    the media source SSRC of the common header "SHALL be set to 0", the target
+    is in each FCI entry, and the 8-bit sequence number is incremented for each
+    new request (a repetition keeps it).
+    """
+
+    sender_ssrc: int
+    entries: tuple[tuple[int, int], ...] = ()
+    media_ssrc: int = 0
+    padding: int = 0
+
+    @classmethod
+    def _parse(cls, count: int, body: bytes, padding: int) -> RtcpFirPacket:
+        sender, media = _feedback_ssrcs("FIR", body)
+        fci = body[_FEEDBACK_HEADER.size :]
+        if not fci or len(fci) % 8:
+            raise MalformedPacket(
+                f"RTCP FIR FCI is {len(fci)} bytes, not one or more 8-byte entries "
+                "(RFC 5104 §4.3.1.1)"
+            )
+        entries = tuple(
+            (int(ssrc), int(seq)) for ssrc, seq in struct.iter_unpack("!IB3x", fci)
+        )
+        return cls(sender, entries, media, padding)
+
+    def __bytes__(self) -> bytes:
+        if not self.entries:
+            raise ValueError("a FIR needs at least one (SSRC, sequence number) entry")
+        body = _FEEDBACK_HEADER.pack(self.sender_ssrc, self.media_ssrc) + b"".join(
+            struct.pack("!IB3x", ssrc, seq & 0xFF) for ssrc, seq in self.entries
+        )
+        return (
+            _header(PSFB_FIR, RtcpPacketType.PSFB, len(body), self.padding)
+            + body
+            + _padding_bytes(self.padding)
+        )
+
+
 @dataclass(slots=True)
 class RtcpUnknownPacket:
     """Any other RTCP packet (APP, RTPFB, PSFB, ...), kept raw for later layers.
@@ -421,13 +584,28 @@ class RtcpUnknownPacket:
         )
 
 
-RtcpPacket = RtcpSrPacket | RtcpRrPacket | RtcpSdesPacket | RtcpByePacket | RtcpUnknownPacket
+RtcpPacket = (
+    RtcpSrPacket
+    | RtcpRrPacket
+    | RtcpSdesPacket
+    | RtcpByePacket
+    | RtcpNackPacket
+    | RtcpPliPacket
+    | RtcpFirPacket
+    | RtcpUnknownPacket
+)
 
 _PARSERS: dict[int, Callable[[int, bytes, int], RtcpPacket]] = {
     RtcpPacketType.SR: RtcpSrPacket._parse,
     RtcpPacketType.RR: RtcpRrPacket._parse,
     RtcpPacketType.SDES: RtcpSdesPacket._parse,
     RtcpPacketType.BYE: RtcpByePacket._parse,
+}
+# Feedback packets are dispatched on (PT, FMT); other formats stay RtcpUnknownPacket.
+_FEEDBACK_PARSERS: dict[tuple[int, int], Callable[[int, bytes, int], RtcpPacket]] = {
+    (RtcpPacketType.RTPFB, RTPFB_NACK): RtcpNackPacket._parse,
+    (RtcpPacketType.PSFB, PSFB_PLI): RtcpPliPacket._parse,
+    (RtcpPacketType.PSFB, PSFB_FIR): RtcpFirPacket._parse,
 }
 
 
@@ -477,7 +655,7 @@ def parse_rtcp(data: bytes) -> list[RtcpPacket]:
                 )
             body_end -= padding
         body = bytes(data[pos + _HEADER.size : body_end])
-        parser = _PARSERS.get(packet_type)
+        parser = _PARSERS.get(packet_type) or _FEEDBACK_PARSERS.get((packet_type, count))
         if parser is not None:
             packets.append(parser(count, body, padding))
         else:

@@ -34,7 +34,9 @@ from voipkit.sdp.negotiate import (
     negotiate_answer,
     new_crypto,
     next_version,
+    offer_media,
     process_answer,
+    rtcp_feedback,
 )
 from voipkit.sdp.parse import parse_sdp
 
@@ -63,6 +65,8 @@ __all__ = [
     "negotiate_answer",
     "new_crypto",
     "next_version",
+    "offer_media",
     "parse_sdp",
     "process_answer",
+    "rtcp_feedback",
 ]

@@ -2,7 +2,8 @@
 
 Knows: the offer/answer rules (RFC 3264 §5 offers, §6 answers, §8 modifications and
 hold), dynamic payload type numbering (RFC 3551 §3), telephone-event (RFC 4733 §7.1),
-RTCP port rules (RFC 3605, RFC 5761 rtcp-mux) and SDES keys (RFC 4568).
+RTCP port rules (RFC 3605, RFC 5761 rtcp-mux), SDES keys (RFC 4568) and RTCP feedback
+capabilities (a=rtcp-fb, RFC 4585 §4.2).
 Must not know: what a codec does. The media layer describes what it can do as
 :class:`CodecCapability` rows (name, clock rate, channels, payload type, fmtp); this
 module only matches those against rtpmap lines. No SIP, no sockets, no clock; the only
@@ -67,6 +68,8 @@ class CodecCapability:
     payload_type: int | None = None
     fmtp: Mapping[str, str] = field(default_factory=dict)
     kind: str = "audio"
+    rtcp_fb: tuple[str, ...] = ()
+    "RTCP feedback this codec sends and honours (a=rtcp-fb values: 'nack', 'nack pli')."
 
     def matches(self, rtpmap: RtpMap) -> bool:
         return rtpmap.same_codec(self.encoding, self.clock_rate, self.channels)
@@ -116,6 +119,22 @@ class NegotiatedMedia:
     ptime: float
     local_crypto: Crypto | None = None
     remote_crypto: Crypto | None = None
+    rtcp_fb: frozenset[str] = frozenset()
+    "a=rtcp-fb values both sides agreed for the send codec (RFC 4585 §4.2)."
+
+
+def rtcp_feedback(media: MediaDescription, payload_type: int) -> list[str]:
+    """The a=rtcp-fb values of ``media`` for ``payload_type``, including the ``*``
+    wildcard lines (RFC 4585 §4.2), lower-cased, in order, without duplicates."""
+    out: list[str] = []
+    for value in media.attribute_values("rtcp-fb"):
+        if not value:
+            continue
+        pt, _, rest = value.strip().partition(" ")
+        text = " ".join(rest.split()).lower()
+        if text and (pt == "*" or pt == str(payload_type)) and text not in out:
+            out.append(text)
+    return out
 
 
 def new_crypto(tag: int, suite: str, ids: IdSource) -> Crypto:
@@ -138,10 +157,12 @@ def _offer_media(stream: MediaOffer) -> MediaDescription:
     if not caps:
         raise ValueError(f"no {stream.kind} capabilities to offer")
     wanted: list[tuple[int | None, RtpMap, str]] = []
+    feedback: list[tuple[str, ...]] = []
     for cap in caps:
         pt = cap.payload_type if cap.payload_type is not None else _static_type(cap)
         fmtp = format_fmtp_params(dict(cap.fmtp))
         wanted.append((pt, RtpMap(-1, cap.encoding, cap.clock_rate, cap.channels), fmtp))
+        feedback.append(cap.rtcp_fb)
     if stream.telephone_event and stream.kind == "audio":
         rates = list(dict.fromkeys(c.clock_rate for c in caps))
         for i, rate in enumerate(rates):
@@ -160,7 +181,8 @@ def _offer_media(stream: MediaOffer) -> MediaDescription:
         "RTP/SAVP" if stream.crypto else "RTP/AVP")
     media = MediaDescription(kind=stream.kind, port=stream.port, formats=[], proto=proto,
                              bandwidths=list(stream.bandwidths))
-    for assigned, (_, template, fmtp) in zip(fixed, wanted, strict=True):
+    feedback += [()] * (len(wanted) - len(feedback))
+    for assigned, (_, template, fmtp), fb in zip(fixed, wanted, feedback, strict=True):
         pt = assigned if assigned is not None else next(free, None)
         if pt is None:
             raise ValueError("more codecs than dynamic payload types (RFC 3551 §3)")
@@ -169,6 +191,7 @@ def _offer_media(stream: MediaOffer) -> MediaDescription:
         media.attributes.append(Attribute("rtpmap", replace(template, payload_type=pt).value))
         if fmtp:
             media.attributes.append(Attribute("fmtp", f"{pt} {fmtp}"))
+        media.attributes += [Attribute("rtcp-fb", f"{pt} {value}") for value in fb]
     if stream.ptime is not None:
         media.attributes.append(Attribute("ptime", seconds_to_ms_text(stream.ptime)))
     if stream.maxptime is not None:
@@ -178,6 +201,12 @@ def _offer_media(stream: MediaOffer) -> MediaDescription:
     media.attributes += [Attribute("crypto", c.value) for c in stream.crypto]
     media.attributes.append(Attribute(stream.direction.value))
     return media
+
+
+def offer_media(stream: MediaOffer) -> MediaDescription:
+    """One m= line of an offer (as ``create_offer`` builds each), for a caller that adds
+    a stream to an offer it already has (a video line beside the audio one)."""
+    return _offer_media(stream)
 
 
 def create_offer(
@@ -390,10 +419,15 @@ def _answer_stream(
 
     out = MediaDescription(kind=media.kind, port=port, proto=media.proto,
                            formats=[str(pt) for pt in chosen], bandwidths=list(bandwidths))
+    agreed: dict[int, list[str]] = {}
     for pt, rtpmap in chosen.items():
         out.attributes.append(Attribute("rtpmap", rtpmap.value))
         if fmtp_text.get(pt):
             out.attributes.append(Attribute("fmtp", f"{pt} {fmtp_text[pt]}"))
+        ours = {v for c in caps if c.matches(rtpmap) for v in c.rtcp_fb}
+        # RFC 4585 §4.2: the answerer keeps only the feedback it understands.
+        agreed[pt] = [v for v in rtcp_feedback(media, pt) if v in ours]
+        out.attributes += [Attribute("rtcp-fb", f"{pt} {v}") for v in agreed[pt]]
     if our_ptime is not None:
         out.attributes.append(Attribute("ptime", seconds_to_ms_text(our_ptime)))
     if mux:
@@ -420,6 +454,7 @@ def _answer_stream(
         ptime=_send_ptime(media.ptime, our_ptime),
         local_crypto=local_crypto,
         remote_crypto=remote_crypto,
+        rtcp_fb=frozenset(agreed.get(send_pt, ())),
     )
     return out, negotiated
 
@@ -534,6 +569,7 @@ def _process_stream(
         ptime=_send_ptime(theirs.ptime, ours.ptime),
         local_crypto=local_crypto,
         remote_crypto=remote_crypto,
+        rtcp_fb=frozenset(rtcp_feedback(theirs, send_pt)),
     )
 
 

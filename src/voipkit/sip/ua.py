@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ALLOW = (
     "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK",
-    "REFER", "SUBSCRIBE", "NOTIFY", "MESSAGE",
+    "REFER", "SUBSCRIBE", "NOTIFY", "MESSAGE", "PUBLISH",
 )  # fmt: skip
 
 
@@ -158,6 +158,7 @@ class UserAgentCore:
         self._pending_2xx: dict[_AckWait, _Pending2xx] = {}
         self._pending_2xx_of: dict[DialogId, set[_AckWait]] = {}  # index: no scans
         self._sent_acks: dict[DialogId, tuple[int, Outgoing]] = {}  # latest ACK per dialog
+        self._expected_notify: set[tuple[str, str]] = set()  # (Call-ID, our From tag)
         self.outgoing_hook: Callable[[Request | Response], None] | None = None
         """Called with every request and response just before it is serialized for the
         first time, to add or change headers (the facade's addSipMessageHeader rules).
@@ -231,6 +232,22 @@ class UserAgentCore:
         dialog = self._dialogs.pop(dialog_id, None)
         if dialog is not None:
             dialog.terminate()
+
+    def expect_notify(self, call_id: str, local_tag: str) -> None:
+        """Pass up NOTIFYs with this Call-ID and To tag that match no dialog yet.
+
+        RFC 6665 §4.1.2.4: "Due to the potential for out-of-order messages, packet
+        loss, and forking, the subscriber MUST be prepared to receive NOTIFY
+        requests before the SUBSCRIBE transaction has completed." Such a NOTIFY
+        carries our From tag as its To tag but no dialog exists yet; instead of
+        answering 481 (RFC 3261 §12.2.2) the core hands it up with ``dialog=None``
+        while the subscriber awaits it. ``forget_notify`` ends that.
+        """
+        self._expected_notify.add((call_id, local_tag))
+
+    def forget_notify(self, call_id: str, local_tag: str) -> None:
+        """Stop passing up dialog-less NOTIFYs for ``(call_id, local_tag)``."""
+        self._expected_notify.discard((call_id, local_tag))
 
     def dialog_set(self, key: TransactionKey) -> DialogSet | None:
         """The dialogs (one per fork) an INVITE we sent has created."""
@@ -540,6 +557,9 @@ class UserAgentCore:
             return None
         dialog = self._dialogs.get(dialog_id)
         if dialog is None:
+            if (request.method == "NOTIFY"
+                    and (request.call_id, dialog_id.local_tag) in self._expected_notify):
+                return None  # RFC 6665 §4.1.2.4: a NOTIFY ahead of the SUBSCRIBE's 2xx
             # RFC 3261 §12.2.2: a request with a To tag that matches no dialog
             raise RemoteProtocolError("Call/Transaction Does Not Exist", status_hint=481)
         dialog.on_request(request)  # raises 500 for an out-of-order CSeq

@@ -10,7 +10,7 @@ delivered, in order, on the callback thread (style guide, example 12).
 
 Only functions voipkit really performs exist here; docs/api-coverage.md lists
 the rest of the manual as "not yet". Vendor parameters voipkit cannot honour
-(video, PERS transport, an OS sound device) are refused with
+(PERS transport, an OS sound device, VP9 video) are refused with
 ``INVALID_ARGUMENT`` and a log line saying why, never silently ignored.
 """
 
@@ -61,6 +61,7 @@ from voipkit.compat.portsip._bridge import Bridge
 from voipkit.compat.portsip.audio import AudioFunctions
 from voipkit.compat.portsip.callbacks import SIPCallbackEvents
 from voipkit.compat.portsip.codes import ErrorCode, to_code
+from voipkit.compat.portsip.devices import DeviceFunctions
 from voipkit.compat.portsip.enums import (
     DTMF_METHOD,
     DTMF_TONES,
@@ -68,6 +69,7 @@ from voipkit.compat.portsip.enums import (
     SESSION_REFRESH_MODE,
     TRANSPORT_TYPE,
 )
+from voipkit.compat.portsip.presence import PresenceFunctions
 from voipkit.compat.portsip.sessions import (
     SessionTable,
     body_of,
@@ -75,6 +77,9 @@ from voipkit.compat.portsip.sessions import (
     media_summary,
     message_text,
 )
+from voipkit.compat.portsip.stream_io import StreamIOFunctions
+from voipkit.compat.portsip.transfer import TransferFunctions
+from voipkit.compat.portsip.video import VideoFunctions
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +112,8 @@ class StringBuilder:
         return len(self.value)
 
 
-class PortSIPLib(AudioFunctions):
+class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOFunctions,
+                 DeviceFunctions, VideoFunctions):
     """PortSIP-compatible facade over ``voipkit.api``.
 
     Vendor contract: methods return 0 (or a new id > 0) on success and a negative
@@ -240,10 +246,9 @@ class PortSIPLib(AudioFunctions):
             raise ConfigurationError(
                 f"localIp {local_ip!r}: voipkit does not guess which address to announce "
                 "for media; pass one of this machine's addresses (getLocalIpAddress)")
-        if audio_layer != 1:
-            raise ConfigurationError(
-                f"audioDeviceLayer {audio_layer}: voipkit has no sound-device layer yet; "
-                "pass 1 (the virtual device)")
+        if audio_layer not in (0, 1):
+            raise ConfigurationError(f"audioDeviceLayer {audio_layer} is not 0 (the sound "
+                                     "cards) or 1 (the virtual device)")
         if video_layer not in (0, 1):
             raise ConfigurationError(f"videoDeviceLayer {video_layer} is not 0 or 1")
         self._open_log_file(log_level, log_path)
@@ -255,6 +260,7 @@ class PortSIPLib(AudioFunctions):
                             ciphers=ciphers or None),
         )
         phone = Phone(config)
+        self._configure_devices(phone, audio_layer)
         self._subscribe(phone)
         self._transport = kind
         self._phone = phone
@@ -563,8 +569,8 @@ class PortSIPLib(AudioFunctions):
     # --- Audio and video functions ----------------------------------------------------
 
     def addSupportedMimeType(self, methodName: str, mimeType: str, subMimeType: str) -> int:
-        """Accept INFO bodies of ``mimeType/subMimeType`` (other methods: not yet)."""
-        if methodName.upper() != "INFO":
+        """Accept INFO or MESSAGE bodies of ``mimeType/subMimeType`` (other methods: not yet)."""
+        if methodName.upper() not in ("INFO", "MESSAGE"):
             logger.info("addSupportedMimeType: voipkit can extend the body types of INFO "
                         "only, not of %s", methodName)
             return ErrorCode.INVALID_ARGUMENT
@@ -572,6 +578,8 @@ class PortSIPLib(AudioFunctions):
             logger.info("addSupportedMimeType: %r / %r is not a type and subtype",
                         mimeType, subMimeType)
             return ErrorCode.INVALID_ARGUMENT
+        if methodName.upper() == "MESSAGE":
+            return self._add_message_type(f"{mimeType}/{subMimeType}")
         return self._on_phone(lambda phone: _add_info_type(phone, f"{mimeType}/{subMimeType}"))
 
     # --- Call functions -------------------------------------------------------------------
@@ -581,15 +589,14 @@ class PortSIPLib(AudioFunctions):
         refused = self._refuse_without_codec("call")
         if refused is not None:
             return refused
-        return self._call(self._call_out, callee, sendSdp, videoCall)
+        video = self._check_video_call(bool(videoCall), "call")
+        return self._call(self._call_out, callee, sendSdp, video)
 
     async def _call_out(self, callee: str, send_sdp: bool, video: bool) -> int:
-        if video:
-            raise ConfigurationError("videoCall=True: voipkit has no video yet")
         account = self._account
         if account is None:
             return ErrorCode.NO_USER
-        call = await account.call(callee, send_sdp=bool(send_sdp))
+        call = await account.call(callee, send_sdp=bool(send_sdp), video=video)
         return self._sessions.add(call)
 
     def rejectCall(self, sessionId: int, code: int) -> int:
@@ -601,14 +608,12 @@ class PortSIPLib(AudioFunctions):
         return self._with_call(sessionId, lambda call: call.hangup())
 
     def answerCall(self, sessionId: int, videoCall: bool) -> int:
-        """Answer an incoming call (audio only: videoCall must be false)."""
-        if videoCall:
-            logger.info("answerCall: videoCall=True, but voipkit has no video yet")
-            return ErrorCode.INVALID_ARGUMENT
+        """Answer an incoming call, with video too when ``videoCall`` (api.video)."""
         refused = self._refuse_without_codec("answerCall")
         if refused is not None:
             return refused
-        return self._with_call(sessionId, lambda call: call.answer())
+        video = self._check_video_call(bool(videoCall), "answerCall")
+        return self._with_call(sessionId, lambda call: call.answer(video=video))
 
     def updateCall(self, sessionId: int, enableAudio: bool, enableVideo: bool,
                    enableScreen: bool) -> int:
@@ -629,9 +634,14 @@ class PortSIPLib(AudioFunctions):
 
     def muteSession(self, sessionId: int, muteIncomingAudio: bool, muteOutgoingAudio: bool,
                     muteIncomingVideo: bool, muteOutgoingVideo: bool) -> int:
-        """Mute the call's audio either way (calls have no video to mute)."""
-        return self._with_call(sessionId, lambda call: call.mute(
-            incoming=bool(muteIncomingAudio), outgoing=bool(muteOutgoingAudio)))
+        """Mute the call's audio and video either way."""
+        def mute(call: Call) -> Any:
+            if call.video is not None:
+                call.video.mute(incoming=bool(muteIncomingVideo),
+                                outgoing=bool(muteOutgoingVideo))
+            return call.mute(incoming=bool(muteIncomingAudio),
+                             outgoing=bool(muteOutgoingAudio))
+        return self._with_call(sessionId, mute)
 
     def forwardCall(self, sessionId: int, forwardTo: str) -> int:
         """Redirect an incoming call with 302 to ``forwardTo``."""
@@ -695,6 +705,8 @@ class PortSIPLib(AudioFunctions):
         for event_type, handler in handlers.items():
             phone.on(event_type)(handler)
         self._subscribe_audio(phone)
+        self._subscribe_presence(phone)
+        self._subscribe_transfer(phone)
 
     def _codecs(self) -> tuple[str, ...]:
         return self._require_phone().config.media.codecs
@@ -712,8 +724,8 @@ class PortSIPLib(AudioFunctions):
         session_id = self._sessions.add(call)
         text = message_text(event.request)
         audio, has_audio, has_video = media_summary(body_of(text), self._codecs())
-        self._post(self._callbacks.onInviteIncoming, session_id, *_parties(call), audio, "",
-                   has_audio, has_video, text)
+        self._post(self._callbacks.onInviteIncoming, session_id, *_parties(call), audio,
+                   self._video_names(text), has_audio, has_video, text)
 
     def _trying(self, event: CallTrying) -> None:
         self._post(self._callbacks.onInviteTrying, event.call.id)
@@ -722,8 +734,8 @@ class PortSIPLib(AudioFunctions):
         text = message_text(event.response)
         if event.status == 183:
             audio, has_audio, has_video = media_summary(body_of(text), self._codecs())
-            self._post(self._callbacks.onInviteSessionProgress, event.call.id, audio, "",
-                       event.early_media, has_audio, has_video, text)
+            self._post(self._callbacks.onInviteSessionProgress, event.call.id, audio,
+                       self._video_names(text), event.early_media, has_audio, has_video, text)
         else:
             self._post(self._callbacks.onInviteRinging, event.call.id, event.reason,
                        event.status, text)
@@ -733,8 +745,8 @@ class PortSIPLib(AudioFunctions):
         text = message_text(event.response)
         audio, has_audio, has_video = media_summary(body_of(text), self._codecs())
         self._post(self._callbacks.onInviteAnswered, call.id, *_parties(call),
-                   audio or call.codec_names, "", has_audio or bool(call.codec_names),
-                   has_video, text)
+                   audio or call.codec_names, self._video_names(text),
+                   has_audio or bool(call.codec_names), has_video, text)
 
     def _failure(self, event: CallFailure) -> None:
         call = event.call
@@ -750,8 +762,9 @@ class PortSIPLib(AudioFunctions):
         call = event.call
         text = message_text(event.message)
         audio, has_audio, has_video = media_summary(body_of(text), self._codecs())
-        self._post(self._callbacks.onInviteUpdated, call.id, audio or call.codec_names, "",
-                   has_audio or bool(call.codec_names), has_video, False, text)
+        self._post(self._callbacks.onInviteUpdated, call.id, audio or call.codec_names,
+                   self._video_names(text), has_audio or bool(call.codec_names), has_video,
+                   False, text)
 
     def _connected(self, event: CallConnected) -> None:
         self._post(self._callbacks.onInviteConnected, event.call.id)

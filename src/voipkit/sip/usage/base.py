@@ -66,6 +66,15 @@ class UsageHost(Protocol):
         """Route events about a server transaction (CANCEL, Timer H) to ``usage``."""
         ...
 
+    def expect_notify(self, usage: Usage, call_id: str, local_tag: str) -> None:
+        """Route NOTIFYs that carry ``call_id`` and our tag ``local_tag`` but match no
+        dialog yet to ``usage`` (RFC 6665 §4.1.2.4: a NOTIFY ahead of the 2xx)."""
+        ...
+
+    def forget_notify(self, usage: Usage, call_id: str, local_tag: str) -> None:
+        """Undo ``expect_notify`` (also done when the usage finishes)."""
+        ...
+
     def schedule(self, usage: Usage, name: Hashable, at: float) -> None:
         """Call ``usage.on_timer(name, now=...)`` at ``at`` (rescheduling replaces)."""
         ...

@@ -4,11 +4,13 @@ Knows: the call's life (early, confirmed, terminating), the RFC 3264
 offer/answer *state* (``OfferAnswer``; bodies stay opaque ``bytes``),
 re-INVITE with 491 glare back-off (RFC 3261 §14), CANCEL (§9), BYE (§15),
 reliable provisionals with PRACK (RFC 3262), session timers (RFC 4028),
-in-dialog INFO (RFC 6086) and OPTIONS, digest retries of the INVITE (§22.2), and
+in-dialog INFO (RFC 6086) and OPTIONS, digest retries of the INVITE (§22.2),
 the incoming-call policy (max sessions, do-not-disturb, call forwarding) of
-``invite_factory``. Must not know: SDP syntax, media, sockets, clocks or name
-resolution — the ``api`` layer builds and reads bodies, resolves targets and
-passes ``now``.
+``invite_factory``, and which call an INVITE with Replaces (RFC 3891 §3) takes
+over. Other in-dialog requests (REFER, NOTIFY, MESSAGE) are offered to the
+session's ``DialogExtension`` objects (``add_extension``) before a 405.
+Must not know: SDP syntax, media, sockets, clocks or name resolution — the
+``api`` layer builds and reads bodies, resolves targets and passes ``now``.
 
 Following reSIProcate DUM, handling a message is split in two: ``classify``
 says what a response or request *means* (``InviteInput``: 1xx with an answer,
@@ -29,6 +31,7 @@ import contextlib
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, auto
+from typing import Protocol
 
 from voipkit.sip.addressing import Destination
 from voipkit.sip.auth import AuthError, Credentials, DigestClient
@@ -46,6 +49,7 @@ from voipkit.sip.events import (
     TransportFailed,
 )
 from voipkit.sip.message import CSeq, NameAddr, Request, Response
+from voipkit.sip.replaces import ReplacesError, match_replaces, replaces_of
 from voipkit.sip.transaction.keys import TransactionKey
 from voipkit.sip.uri import parse_uri
 from voipkit.sip.usage.base import Usage, UsageEvent, UsageHost
@@ -114,6 +118,9 @@ class InviteReceived(InviteEvent):
     "The INVITE."
     offer: Body | None
     "The caller's offer, or None."
+    replaces: int | None = None
+    """The session id of our call this INVITE replaces (RFC 3891 Replaces matched it):
+    once the new call is up, that one is to end (BYE, or CANCEL while it rings)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,12 +299,26 @@ class Forwarded(InviteEvent):
 
 @dataclass(frozen=True, slots=True)
 class AutoRejected(InviteEvent):
-    """The incoming-call policy refused an INVITE (max sessions, do-not-disturb)."""
+    """The incoming-call policy refused an INVITE (max sessions, do-not-disturb), or its
+    Replaces header named no call we can give up (400, 481, 486, 603; RFC 3891 §3)."""
 
     status: int
-    "486 Busy Here or 480 Temporarily Unavailable."
+    "486 Busy Here, 480 Temporarily Unavailable, or the Replaces refusal."
     request: Request
     "The INVITE."
+    reason: str = ""
+    "Why (the Replaces refusals say which rule applied)."
+
+
+class DialogExtension(Protocol):
+    """Handles in-dialog requests an ``InviteSession`` does not know (REFER, NOTIFY, MESSAGE).
+
+    ``on_request`` returns True when it took the request (and will answer it);
+    False lets the next extension, and finally the session's 405, have it.
+    """
+
+    def on_request(self, session: InviteSession, event: RequestReceived, *,
+                   now: float) -> bool: ...
 
 
 # --- classification ------------------------------------------------------------------------
@@ -413,6 +434,14 @@ def invite_factory(policy: InvitePolicy) -> UsageFactory:
     """
 
     def make(manager: UsageManager, event: RequestReceived, now: float) -> Usage | None:
+        replacing = _replacement(manager, event.request)
+        if isinstance(replacing, int):
+            # a call that replaces one of ours: the policy already let that one in
+            return InviteSession(manager, manager.new_usage_id(), uas_policy=policy,
+                                 replaces=replacing)
+        if replacing is not None:
+            return InviteSession(manager, manager.new_usage_id(), uas_policy=policy,
+                                 refusal=(replacing[0], None), refusal_reason=replacing[1])
         busy = manager.live(InviteSession) >= policy.max_sessions  # finished() when terminated
         refusal: tuple[int, str | None] | None = None
         if policy.do_not_disturb:
@@ -425,6 +454,33 @@ def invite_factory(policy: InvitePolicy) -> UsageFactory:
                              refusal=refusal)
 
     return make
+
+
+def _replacement(manager: UsageManager, request: Request) -> int | tuple[int, str] | None:
+    """RFC 3891 §3 for a new INVITE: None without Replaces, else the session id of the
+    call it replaces, or the refusal (status, reason) when it names none we can give up."""
+    try:
+        replaces = replaces_of(request)
+    except ReplacesError as exc:
+        return (exc.status_hint, exc.reason)
+    if replaces is None:
+        return None
+    sessions = {u.dialog_id: u for u in manager.usages.values()
+                if isinstance(u, InviteSession) and u.dialog_id is not None
+                and u.state is not SessionState.TERMINATED}
+    match = match_replaces(replaces, manager.core.dialog,
+                           invite_dialog=lambda dialog_id: dialog_id in sessions)
+    if match.dialog is None:
+        assert match.status is not None
+        return (match.status, match.reason)
+    session = sessions[match.dialog]
+    if session.state in (SessionState.TERMINATING, SessionState.INCOMING):
+        # RFC 3891 §3: a dialog being torn down is as good as terminated (603); one
+        # we are still being called on is an early dialog we did not initiate (481)
+        status = 603 if session.state is SessionState.TERMINATING else 481
+        return (status, "the call to replace is ending" if status == 603
+                else "the early dialog to replace was not initiated by this UA")
+    return session.id
 
 
 def glare_delay(ids_token: str, *, owner: bool) -> float:
@@ -466,7 +522,8 @@ class InviteSession(Usage):
     """
 
     def __init__(self, host: UsageHost, usage_id: int, *, uas_policy: InvitePolicy | None = None,
-                 refusal: tuple[int, str | None] | None = None) -> None:
+                 refusal: tuple[int, str | None] | None = None,
+                 refusal_reason: str | None = None, replaces: int | None = None) -> None:
         super().__init__(host, usage_id)
         self.is_uac = uas_policy is None
         self.state = SessionState.INCOMING
@@ -481,6 +538,11 @@ class InviteSession(Usage):
         self.peer_allow: frozenset[str] = frozenset()
         self.peer_supported: frozenset[str] = frozenset()
         self._refusal = refusal
+        self._refusal_reason = refusal_reason
+        self.replaces = replaces
+        "The session id of the call this incoming one replaces (RFC 3891), or None."
+        self.extensions: list[DialogExtension] = []
+        "Offered the in-dialog requests the session does not handle itself."
         self._terminated_reason: TerminationReason | None = None
         # UAC
         self._invite: Request | None = None
@@ -820,8 +882,9 @@ class InviteSession(Usage):
             if target is not None:
                 self.forward(target, now=now)
             else:
-                self._respond_final(status, None, now=now)
-                self.host.emit(AutoRejected(self.id, status, request))
+                reason = self._refusal_reason
+                self._respond_final(status, reason[:120] if reason else None, now=now)
+                self.host.emit(AutoRejected(self.id, status, request, reason or ""))
                 self._terminate(TerminationReason.REJECTED, status)
             return
         peer_rel = option_tags(request, "Supported") | option_tags(request, "Require")
@@ -837,7 +900,7 @@ class InviteSession(Usage):
         body = _body_of(request)
         if body is not None:
             self.offer_answer.receive_offer(body)
-        self.host.emit(InviteReceived(self.id, request, body))
+        self.host.emit(InviteReceived(self.id, request, body, self.replaces))
 
     def _check_session_interval(self, request: Request, event: RequestReceived, *,
                                 now: float) -> bool:
@@ -1131,6 +1194,11 @@ class InviteSession(Usage):
         response = self.host.core.create_response(event.request, status, reason)
         self.host.send_response_for(self, response, now=now)
 
+    def add_extension(self, extension: DialogExtension) -> None:
+        """Offer ``extension`` the in-dialog requests the session does not handle."""
+        if extension not in self.extensions:
+            self.extensions.append(extension)
+
     def retarget(self, targets: Sequence[Destination]) -> None:
         """Send later in-dialog requests to ``targets`` (after the api resolved a new target)."""
         if not targets:
@@ -1298,6 +1366,8 @@ class InviteSession(Usage):
             response = core.create_response(request, 200)
             response.headers.set("Allow", ", ".join(core.config.allow))
             self.host.send_response_for(self, response, now=now)
+        elif any(ext.on_request(self, event, now=now) for ext in list(self.extensions)):
+            return
         else:
             response = core.create_response(request, 405)
             response.headers.set("Allow", ", ".join(core.config.allow))
@@ -1629,6 +1699,7 @@ __all__ = [
     "AutoRejected",
     "Body",
     "Connected",
+    "DialogExtension",
     "Failed",
     "Forwarded",
     "GlareRetryScheduled",

@@ -64,6 +64,8 @@ class UsageManager:
         self._keys_of: dict[int, set[TransactionKey]] = {}  # usage id -> its routes
         self._live_of_type: dict[type[Usage], int] = {}
         self._dialogs_of: dict[int, set[DialogId]] = {}
+        self._by_notify: dict[tuple[str, str], Usage] = {}  # (Call-ID, our tag) -> subscriber
+        self._notify_keys_of: dict[int, set[tuple[str, str]]] = {}
         self._timers: TimerHeap[tuple[int, Hashable]] = TimerHeap()
         self._events: deque[ManagerEvent] = deque()
         self._factories: dict[str, UsageFactory] = {}
@@ -131,6 +133,27 @@ class UsageManager:
     def bind_transaction(self, usage: Usage, key: TransactionKey) -> None:
         self._route_transaction(usage, key)
 
+    def expect_notify(self, usage: Usage, call_id: str, local_tag: str) -> None:
+        """Route NOTIFYs for ``(call_id, local_tag)`` that match no dialog to ``usage``.
+
+        RFC 6665 §4.1.2.4: a NOTIFY may arrive before the SUBSCRIBE's 2xx; the
+        core passes it up (``UserAgentCore.expect_notify``) and this index, kept
+        until ``forget_notify`` or the usage finishes, finds its subscriber.
+        """
+        key = (call_id, local_tag)
+        self._core.expect_notify(call_id, local_tag)
+        self._by_notify[key] = usage
+        self._notify_keys_of.setdefault(usage.id, set()).add(key)
+
+    def forget_notify(self, usage: Usage, call_id: str, local_tag: str) -> None:
+        key = (call_id, local_tag)
+        if self._by_notify.get(key) is usage:
+            del self._by_notify[key]
+            self._core.forget_notify(call_id, local_tag)
+        keys = self._notify_keys_of.get(usage.id)
+        if keys is not None:
+            keys.discard(key)
+
     def schedule(self, usage: Usage, name: Hashable, at: float) -> None:
         self._timers.schedule((usage.id, name), at)
 
@@ -150,6 +173,10 @@ class UsageManager:
         for dialog_id in self._dialogs_of.pop(usage.id, ()):
             if self._by_dialog.get(dialog_id) is usage:
                 del self._by_dialog[dialog_id]
+        for call_id, tag in self._notify_keys_of.pop(usage.id, ()):
+            if self._by_notify.get((call_id, tag)) is usage:
+                del self._by_notify[(call_id, tag)]
+                self._core.forget_notify(call_id, tag)
         # timers of a finished usage are skipped when they fire (see handle_timer)
 
     def on_new_request(self, method: str, factory: UsageFactory) -> None:
@@ -262,13 +289,24 @@ class UsageManager:
 
     def _owner(self, event: CoreEvent) -> Usage | None:
         if isinstance(event, ResponseReceived):
-            return self._by_transaction.get(event.transaction) or (
-                self._by_dialog.get(event.dialog) if event.dialog is not None else None)
+            # the usage that sent the request always gets its responses; the dialog's
+            # owner only gets responses to requests no usage sent
+            sender = self._by_transaction.get(event.transaction)
+            if sender is not None:
+                return sender
+            return self._by_dialog.get(event.dialog) if event.dialog is not None else None
         if isinstance(event, TransactionTimedOut | TransportFailed):
             return self._by_transaction.get(event.transaction)
         if isinstance(event, CancelReceived):
             return self._by_transaction.get(event.invite_transaction)
-        if isinstance(event, RequestReceived | AckReceived | AckTimedOut):
+        if isinstance(event, RequestReceived):
+            if event.dialog is not None:
+                return self._by_dialog.get(event.dialog)
+            request = event.request
+            if request.method == "NOTIFY" and request.to.tag is not None:
+                return self._by_notify.get((request.call_id, request.to.tag))
+            return None
+        if isinstance(event, AckReceived | AckTimedOut):
             return self._by_dialog.get(event.dialog) if event.dialog is not None else None
         if isinstance(event, DialogTerminated):
             return self._by_dialog.get(event.dialog)

@@ -6,7 +6,8 @@ like any in-dialog request, RFC 3261 §12.2.1.1; any 2xx means delivered, a
 final non-2xx means not delivered), §22 digest answers to 401/407 through
 ``auth.DigestClient`` (shared with the subscription and publication usages as
 ``ChallengeAnswerer``), and that the receiver answers 200, or 415 with Accept
-for a body type it cannot show (RFC 3261 §21.4.13). Must not know: sockets,
+for a body type it cannot show (RFC 3261 §21.4.13); ``DialogMessages`` takes the
+MESSAGEs inside an INVITE session's dialog. Must not know: sockets,
 DNS, clocks or what the body means — the ``api`` layer resolves the peer into
 ``targets``, passes ``now`` and shows text.
 """
@@ -33,6 +34,7 @@ from voipkit.sip.message import CSeq, NameAddr, Request, Response
 from voipkit.sip.transaction.keys import TransactionKey
 from voipkit.sip.uri import Uri, parse_uri
 from voipkit.sip.usage.base import Usage, UsageEvent, UsageHost
+from voipkit.sip.usage.invite import InviteSession
 from voipkit.sip.usage.manager import UsageFactory, UsageManager
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "TEXT_PLAIN",
     "ChallengeAnswerer",
     "ClientPagerMessage",
+    "DialogMessages",
     "MessageDelivered",
     "MessageFailed",
     "MessageReceived",
@@ -388,6 +391,32 @@ class ServerPagerMessage(Usage):
         """Answer ``status``; a 415 lists the types we take in Accept (RFC 3261 §21.4.13)."""
         headers = [("Accept", ", ".join(accept))] if accept else []
         self.respond(status, headers=headers, now=now)
+
+
+class DialogMessages:
+    """An ``InviteSession``'s ``DialogExtension`` for MESSAGE (RFC 3428 §4: a MESSAGE
+    may be sent inside a dialog): each becomes a ``ServerPagerMessage``, whose
+    ``MessageReceived`` has ``in_dialog`` True; the session's Call-ID names the call."""
+
+    def __init__(self, manager: UsageManager) -> None:
+        self.manager = manager
+
+    @classmethod
+    def attach(cls, manager: UsageManager, session: InviteSession) -> DialogMessages:
+        """The session's extension, made and added on first use."""
+        for extension in session.extensions:
+            if isinstance(extension, DialogMessages):
+                return extension
+        messages = cls(manager)
+        session.add_extension(messages)
+        return messages
+
+    def on_request(self, session: InviteSession, event: RequestReceived, *,
+                   now: float) -> bool:
+        if event.request.method != "MESSAGE":
+            return False
+        ServerPagerMessage.adopt(self.manager, event, now=now)
+        return True
 
 
 def pager_factory() -> UsageFactory:

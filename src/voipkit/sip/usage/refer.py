@@ -9,10 +9,8 @@ subscription with ``reason=noresource``) or refusing it. Must not know: how
 the transfer target is called (the api makes that INVITE), SDP, sockets or clocks.
 
 The manager routes in-dialog requests by dialog, and an INVITE dialog belongs
-to its ``InviteSession``, which answers REFER and NOTIFY with 405. Until the
-session offers a hook for them, ``ReferRouter.attach`` interposes on the
-session's dialog: it takes REFER and NOTIFY (Event: refer) and hands every
-other event to the session, giving the dialog back when the session ends.
+to its ``InviteSession``; ``ReferRouter`` is the session's ``DialogExtension``
+for REFER and for NOTIFY with ``Event: refer``.
 """
 
 from __future__ import annotations
@@ -36,8 +34,9 @@ from voipkit.sip.events import (
 from voipkit.sip.message import CSeq, NameAddr, Request, Response
 from voipkit.sip.replaces import Replaces, ReplacesError, replaces_in_uri
 from voipkit.sip.transaction.keys import TransactionKey
-from voipkit.sip.uri import SipUri, parse_uri
+from voipkit.sip.uri import SipUri, Uri, parse_uri
 from voipkit.sip.usage.base import Usage, UsageEvent, UsageHost
+from voipkit.sip.usage.invite import InviteSession, SessionState
 from voipkit.sip.usage.manager import UsageFactory, UsageManager
 
 DEFAULT_EXPIRES = 180
@@ -113,6 +112,8 @@ class ReferReceived(ReferEvent):
     replaces: Replaces | None
     "The Replaces embedded in Refer-To (attended transfer), unescaped."
     referred_by: NameAddr | None
+    session_id: int | None = None
+    "The INVITE session whose dialog the REFER came in, or None outside any dialog."
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -387,11 +388,18 @@ class ReferServer(Usage):
             self._refuse(request, 400, f"Bad Refer-To or Referred-By: {exc}"[:120], now=now)
             return
         self.request = request
-        self.host.emit(ReferReceived(self.id, request, refer_to, replaces, referred_by))
+        session = self._router.session.id if self._router is not None else None
+        self.host.emit(ReferReceived(self.id, request, refer_to, replaces, referred_by,
+                                     session))
 
     def _refuse(self, request: Request, status: int, reason: str, *, now: float) -> None:
         _respond(self, request, status, reason, now=now)
         self._end()
+
+    @property
+    def reporting(self) -> bool:
+        """Accepted, and the final progress is not reported yet (``progress`` may be called)."""
+        return self.accepted and not self._terminating and not self.done
 
     def _require_pending(self, action: str) -> Request:
         if self.request is None or self.done:
@@ -494,54 +502,66 @@ def refer_factory(*, contact: NameAddr) -> UsageFactory:
 # --- REFER inside an INVITE dialog ---------------------------------------------------------
 
 
-class ReferRouter(Usage):
-    """Takes REFER and refer NOTIFYs in an INVITE session's dialog; hands it everything else."""
+class ReferRouter:
+    """The REFERs of one INVITE session's dialog, in both directions (a ``DialogExtension``).
 
-    def __init__(self, host: UsageHost, usage_id: int, *, session: Usage,
-                 dialog_id: DialogId, targets: Sequence[Destination]) -> None:
-        super().__init__(host, usage_id)
+    ``attach`` adds it to the session: an incoming REFER becomes a
+    ``ReferServer`` (``ReferReceived``), a NOTIFY with ``Event: refer`` goes to
+    the ``ReferClient`` whose REFER CSeq its ``id`` names (RFC 3515 §2.4.6; 481
+    for none), and ``refer`` sends a REFER in the dialog. Everything else stays
+    with the session, so its BYE, re-INVITEs and INFO are untouched.
+    """
+
+    def __init__(self, manager: UsageManager, session: InviteSession) -> None:
+        self.manager = manager
         self.session = session
-        self.dialog_id = dialog_id
-        self.targets = list(targets)
         self._clients: dict[int, ReferClient] = {}  # by REFER CSeq
         self._servers: set[ReferServer] = set()
 
     @classmethod
-    def attach(cls, manager: UsageManager, session: Usage, dialog_id: DialogId,
-               targets: Sequence[Destination]) -> ReferRouter:
-        """Interpose on ``dialog_id`` (the session's confirmed dialog)."""
-        if manager.core.dialog(dialog_id) is None:
-            raise LocalProtocolError(f"no dialog {dialog_id} to attach a REFER router to")
-        router = cls(manager, manager.new_usage_id(), session=session, dialog_id=dialog_id,
-                     targets=targets)
-        manager.add(router)
-        manager.bind_dialog(router, dialog_id)
+    def attach(cls, manager: UsageManager, session: InviteSession) -> ReferRouter:
+        """The session's router, made and added on first use."""
+        for extension in session.extensions:
+            if isinstance(extension, ReferRouter):
+                return extension
+        router = cls(manager, session)
+        session.add_extension(router)
         return router
 
+    @property
+    def dialog_id(self) -> DialogId:
+        dialog_id = self.session.dialog_id
+        if dialog_id is None or self.manager.core.dialog(dialog_id) is None:
+            raise LocalProtocolError("the call has no dialog to send a REFER in")
+        return dialog_id
+
     def refer(self, refer_to: NameAddr, *, referred_by: NameAddr | None = None,
-              now: float) -> ReferClient:
-        """Send a REFER in the dialog (the manual's refer / attendedRefer). Queues output."""
-        dialog = self.host.core.dialog(self.dialog_id)
-        if dialog is None:
-            raise LocalProtocolError("the dialog has ended")
-        manager = self.host
-        client = ReferClient(manager, self._new_id(), targets=self.targets, router=self)
-        self._add(client)
+              request_uri: Uri | None = None, now: float) -> ReferClient:
+        """Send a REFER in the dialog (the manual's refer / attendedRefer). Queues output.
+
+        ``request_uri`` replaces the dialog's remote target in the request line
+        (attendedRefer2's ``target``); the dialog's Route set still applies.
+
+        Raises:
+            LocalProtocolError: the call is not confirmed or its dialog has ended.
+        """
+        if self.session.state is not SessionState.CONFIRMED:
+            raise LocalProtocolError(
+                f"cannot REFER in a call that is {self.session.state.name}, not CONFIRMED")
+        dialog_id = self.dialog_id
+        dialog = self.manager.core.dialog(dialog_id)
+        assert dialog is not None
+        manager = self.manager
+        client = ReferClient(manager, manager.new_usage_id(), targets=self.session.targets,
+                             router=self)
+        manager.add(client)
         request = dialog.create_request("REFER", cseq_start=manager.ids.cseq_start())
-        client.dialog_id = self.dialog_id
+        if request_uri is not None:
+            request.uri = request_uri
+        client.dialog_id = dialog_id
         client._send(request, refer_to, referred_by, now=now)
         self._clients[client.cseq] = client
         return client
-
-    def _new_id(self) -> int:
-        host = self.host
-        assert isinstance(host, UsageManager)
-        return host.new_usage_id()
-
-    def _add(self, usage: Usage) -> None:
-        host = self.host
-        assert isinstance(host, UsageManager)
-        host.add(usage)
 
     def forget(self, usage: Usage) -> None:
         """A client or server of this dialog ended."""
@@ -550,40 +570,32 @@ class ReferRouter(Usage):
         elif isinstance(usage, ReferServer):
             self._servers.discard(usage)
 
-    def on_event(self, event: CoreEvent, *, now: float) -> None:
-        if isinstance(event, RequestReceived) and event.request.method == "REFER":
-            server = ReferServer(self.host, self._new_id(), router=self)
-            server.dialog_id = self.dialog_id
-            self._add(server)
-            self.host.bind_transaction(server, event.transaction)
+    def on_request(self, session: InviteSession, event: RequestReceived, *,
+                   now: float) -> bool:
+        method = event.request.method
+        if method == "REFER":
+            server = ReferServer(self.manager, self.manager.new_usage_id(), router=self)
+            server.dialog_id = session.dialog_id
+            self.manager.add(server)
+            self.manager.bind_transaction(server, event.transaction)
             self._servers.add(server)
             server.on_event(event, now=now)
-            server.targets = list(self.targets)
-            return
-        if isinstance(event, RequestReceived) and event.request.method == "NOTIFY":
+            server.targets = list(session.targets)
+            return True
+        if method == "NOTIFY":
             package = _event_id(event.request)
-            if package is not None and package[0] == "refer":
-                client = self._client_for(package[1])
-                if client is None:
-                    _respond(self, event.request, 481, "No such refer subscription", now=now)
-                else:
-                    client.on_notify(event, now=now)
-                return
-        self.session.on_event(event, now=now)
-        host = self.host
-        if isinstance(host, UsageManager) and host.usage(self.session.id) is None:
-            self.host.finished(self)  # the session ended; its dialog is gone
-
-    def detach(self) -> None:
-        """Give the dialog back to the session (or drop the route if the session ended).
-
-        The api calls this when the session terminates: a BYE's response goes
-        to the session's transaction, so the router does not always see the end.
-        """
-        host = self.host
-        if isinstance(host, UsageManager) and host.usage(self.session.id) is not None:
-            host.bind_dialog(self.session, self.dialog_id)
-        self.host.finished(self)
+            if package is None or package[0] != "refer":
+                return False
+            client = self._client_for(package[1])
+            if client is None:
+                # RFC 6665 §4.1.3: a NOTIFY for no subscription we hold
+                response = self.manager.core.create_response(event.request, 481,
+                                                             "No such refer subscription")
+                self.manager.send_response_for(session, response, now=now)
+            else:
+                client.on_notify(event, now=now)
+            return True
+        return False
 
     def _client_for(self, event_id: str | None) -> ReferClient | None:
         if event_id is not None:

@@ -28,19 +28,29 @@ Time policy (exact deadlines):
 - after a 2xx (and after sending an unsubscribe) the subscriber waits 64*T1
   for a NOTIFY before ending the subscription (reason ``no-notify``);
 - the notifier ends the subscription at its granted expiry with a final
-  NOTIFY ``terminated;reason=timeout``.
+  NOTIFY ``terminated;reason=timeout``;
+- a SUBSCRIBE the application neither accepts nor rejects is answered 408
+  64*T1 after it arrived (the subscriber's Timer F has fired by then) and the
+  usage ends (``SubscriptionEnded`` reason ``unanswered``).
 
-NOTIFY before the 2xx (§4.1.2.4): ``ClientSubscription`` handles a NOTIFY
-whose dialog it does not know yet (``RequestReceived`` with ``dialog=None``,
-matching Call-ID and our From tag) by creating the dialog from it. The core
-answers such a NOTIFY 481 today (it knows no dialog for its To tag); see
-``matches_notify`` for the hook the core and manager need.
+NOTIFY before the 2xx (§4.1.2.4): ``ClientSubscription`` asks its host to
+``expect_notify`` for its Call-ID and From tag while it has no dialog, so the
+core passes such a NOTIFY up (``RequestReceived`` with ``dialog=None``) instead
+of answering 481, and the manager routes it here; the NOTIFY then creates the
+dialog. Once the dialog exists, NOTIFYs of other forks get 481.
+
+Bodies: ``SubscriptionConfig.accept`` and ``parse_body`` let the application
+refuse a NOTIFY whose body it cannot use without knowing the format here: a
+body type outside ``accept`` is answered 415 with Accept (RFC 3261 §21.4.13),
+a body ``parse_body`` rejects (``ValueError``) is answered 400 with the parser's
+reason. Either way ``NotifyRejected`` is emitted and the subscription goes on
+(a ``terminated`` NOTIFY still ends it, with ``SubscriptionTerminated``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, auto
 
@@ -69,6 +79,7 @@ __all__ = [
     "EventPackagePolicy",
     "NotifyFailed",
     "NotifyReceived",
+    "NotifyRejected",
     "ServerState",
     "ServerSubscription",
     "SubState",
@@ -214,6 +225,30 @@ class NotifyReceived(UsageEvent):
     request: Request
     "The NOTIFY itself."
 
+    document: object | None = None
+    "What ``SubscriptionConfig.parse_body`` made of the body (None without a parser or body)."
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyRejected(UsageEvent):
+    """A NOTIFY of this subscription was refused (400 bad body or headers, 415 body type).
+
+    The subscription goes on (unless the NOTIFY said ``terminated``: then
+    ``SubscriptionTerminated`` follows).
+    """
+
+    usage_id: int
+    "The ClientSubscription's id."
+
+    status: int
+    "What we answered: 400 or 415."
+
+    reason: str
+    "Why, precisely (also the response's reason phrase)."
+
+    request: Request
+    "The NOTIFY."
+
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionFailed(UsageEvent):
@@ -319,6 +354,11 @@ class SubscriptionConfig:
     extra_headers: tuple[tuple[str, str], ...] = ()
     "Added to every SUBSCRIBE."
 
+    parse_body: Callable[[bytes, str | None], object] | None = None
+    """Called with every non-empty NOTIFY body and its type; a ``ValueError`` makes the
+    NOTIFY answered 400 with the error's text (``NotifyRejected``); the result travels
+    in ``NotifyReceived.document``."""
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "targets", tuple(self.targets))
         object.__setattr__(self, "accept", tuple(self.accept))
@@ -358,6 +398,11 @@ class ClientSubscription(Usage):
         self.expires_at: float | None = None
         "When the subscription lapses unless refreshed (the latest expiry learned)."
 
+    @property
+    def call_id(self) -> str:
+        """The Call-ID of every SUBSCRIBE of this subscription."""
+        return self._call_id
+
     # --- application input -----------------------------------------------------------
 
     def subscribe(self, *, now: float) -> None:
@@ -369,6 +414,9 @@ class ClientSubscription(Usage):
         if self.state is not ClientState.IDLE:
             raise LocalProtocolError(f"subscribe() in state {self.state.name}")
         self.state = ClientState.SUBSCRIBING
+        tag = self._from.tag
+        assert tag is not None
+        self.host.expect_notify(self, self._call_id, tag)
         self._send(now=now)
 
     def refresh(self, *, now: float) -> None:
@@ -471,8 +519,7 @@ class ClientSubscription(Usage):
             return
         if self.dialog_id is None:
             dialog = Dialog.as_uac(event.request, response)
-            self.host.add_dialog(self, dialog)
-            self.dialog_id = dialog.id
+            self._adopt(dialog)
         if self._pending_is_unsubscribe:
             self._wait_for_notify(now=now)
             return
@@ -515,11 +562,11 @@ class ClientSubscription(Usage):
         raw_state = request.headers.get("Subscription-State")
         if raw_event is None or raw_state is None:
             missing = "Event" if raw_event is None else "Subscription-State"
-            self._answer(request, 400, f"Missing {missing} header", now=now)
+            self._refuse(request, 400, f"Missing {missing} header", now=now)
             return
         substate = parse_subscription_state(raw_state)
         if substate is None:
-            self._answer(request, 400, "Bad Subscription-State header", now=now)
+            self._refuse(request, 400, "Bad Subscription-State header", now=now)
             return
         if _EventHeader.parse(raw_event) != self._event or self.state is ClientState.TERMINATED:
             self._answer(request, 481, "Subscription Does Not Exist", now=now)
@@ -528,21 +575,61 @@ class ClientSubscription(Usage):
             if event.dialog is not None or not self.matches_notify(request):
                 self._answer(request, 481, "Subscription Does Not Exist", now=now)
                 return
+        elif event.dialog != self.dialog_id:
+            # another fork's NOTIFY (RFC 6665 §4.1.2.4): we keep one subscription
+            self._answer(request, 481, "Subscription Does Not Exist", now=now)
+            return
+        refusal, document = self._check_body(request)
+        if self.dialog_id is None:
             self._dialog_from_notify(request)
+        if refusal is not None:
+            status, reason = refusal
+            response = self.host.core.create_response(request, status, _phrase(reason))
+            if status == 415:
+                response.headers.set("Accept", ", ".join(self.config.accept))
+            self.host.send_response_for(self, response, now=now)
+            self.host.emit(NotifyRejected(self.id, status, reason, request))
+            if substate.state is SubState.TERMINATED:
+                self._apply_state(substate, now=now)
+            return
         self._answer(request, 200, None, now=now)
         self.host.emit(NotifyReceived(self.id, request.body, request.content_type, substate,
-                                      request))
+                                      request, document))
         self._apply_state(substate, now=now)
+
+    def _check_body(self, request: Request) -> tuple[tuple[int, str] | None, object | None]:
+        """((status, reason) to refuse the NOTIFY, or None; the parsed document or None)."""
+        if not request.body:
+            return None, None
+        content_type = (request.content_type or "").split(";", 1)[0].strip().lower()
+        accept = [a.split(";", 1)[0].strip().lower() for a in self.config.accept]
+        if accept and content_type not in accept:
+            return (415, f"NOTIFY body type {content_type or 'unknown'!r} is not one of "
+                    f"{', '.join(accept)}"), None
+        parser = self.config.parse_body
+        if parser is None:
+            return None, None
+        try:
+            return None, parser(request.body, request.content_type)
+        except ValueError as exc:
+            return (400, str(exc) or "Bad NOTIFY body"), None
 
     def _dialog_from_notify(self, request: Request) -> None:
         """RFC 6665 §4.1.2.4: the NOTIFY creates the dialog (as a UAS would, RFC 3261 §12.1.1)."""
         response = self.host.core.create_response(request, 200)
         dialog = Dialog.as_uas(request, response)
         dialog.local_seq = self._cseq
-        self.host.add_dialog(self, dialog)
-        self.dialog_id = dialog.id
+        self._adopt(dialog)
         if self.state is ClientState.SUBSCRIBING:
             self.state = ClientState.ACCEPTED
+
+    def _adopt(self, dialog: Dialog) -> None:
+        """Bind our dialog; from now on NOTIFYs of other forks get 481 from the core."""
+        self.host.add_dialog(self, dialog)
+        self.dialog_id = dialog.id
+        tag = self._from.tag
+        assert tag is not None
+        self.host.forget_notify(self, self._call_id, tag)
 
     def _apply_state(self, substate: SubscriptionState, *, now: float) -> None:
         self.host.cancel_timer(self, _ClientTimer.NOTIFY_WAIT)
@@ -574,6 +661,11 @@ class ClientSubscription(Usage):
     def _wait_for_notify(self, *, now: float) -> None:
         timeout = self.host.core.config.timers.transaction_timeout  # 64*T1
         self.host.schedule(self, _ClientTimer.NOTIFY_WAIT, now + timeout)
+
+    def _refuse(self, request: Request, status: int, reason: str, *, now: float) -> None:
+        """Answer a NOTIFY of ours 400 and say so (``NotifyRejected``): never silently."""
+        self._answer(request, status, reason, now=now)
+        self.host.emit(NotifyRejected(self.id, status, reason, request))
 
     def _answer(self, request: Request, status: int, reason: str | None, *,
                 now: float) -> None:
@@ -741,6 +833,7 @@ class ServerState(Enum):
 
 class _ServerTimer(Enum):
     EXPIRE = auto()
+    UNANSWERED = auto()
 
 
 @dataclass(slots=True)
@@ -758,9 +851,11 @@ class ServerSubscription(Usage):
     """
 
     def __init__(self, host: UsageHost, usage_id: int, *, policy: EventPackagePolicy | None,
-                 refusal: _Refusal | None = None) -> None:
+                 refusal: _Refusal | None = None, contact: NameAddr | None = None) -> None:
         super().__init__(host, usage_id)
         self.policy = policy
+        self.contact = contact or (policy.contact if policy is not None else None)
+        "Our Contact in the 2xx (and so the NOTIFYs' dialog): the policy's unless given."
         self._refusal = refusal
         self.state = ServerState.RECEIVED
         self.request: Request | None = None
@@ -811,6 +906,10 @@ class ServerSubscription(Usage):
             self.host.finished(self)
             return
         self._granted = granted
+        # the subscriber gives up after Timer F (64*T1); an application that never
+        # answers must not leave this usage behind, so it is answered 408 then
+        self.host.schedule(self, _ServerTimer.UNANSWERED,
+                           now + self.host.core.config.timers.transaction_timeout)
         self.host.emit(SubscribeReceived(self.id, self.event, request, granted))
 
     def _grant(self, request: Request, *, now: float) -> int | None:
@@ -842,7 +941,7 @@ class ServerSubscription(Usage):
         """
         request = self._require_received("accept")
         assert self.policy is not None
-        response = self.host.core.create_response(request, 200, contact=self.policy.contact)
+        response = self.host.core.create_response(request, 200, contact=self.contact)
         response.expires = self._granted
         dialog = Dialog.as_uas(request, response)
         self.host.add_dialog(self, dialog)
@@ -911,8 +1010,7 @@ class ServerSubscription(Usage):
         granted = self._grant(request, now=now)
         if granted is None:
             return
-        assert self.policy is not None
-        response = core.create_response(request, 200, contact=self.policy.contact)
+        response = core.create_response(request, 200, contact=self.contact)
         response.expires = granted
         self.host.send_response_for(self, response, now=now)
         if granted == 0:  # RFC 6665 §4.2.1.4: unsubscribe, then a final NOTIFY
@@ -923,6 +1021,13 @@ class ServerSubscription(Usage):
         self._send_notify(now=now)  # §4.2.1.2: a refresh is answered with a NOTIFY too
 
     def on_timer(self, name: Hashable, *, now: float) -> None:
+        if name is _ServerTimer.UNANSWERED:
+            if self.state is ServerState.RECEIVED and self.request is not None:
+                response = self.host.core.create_response(
+                    self.request, 408, "Request Timeout (not answered by the application)")
+                self.host.send_response_for(self, response, now=now)
+                self._ended("unanswered")
+            return
         if name is not _ServerTimer.EXPIRE:
             super().on_timer(name, now=now)
             return
@@ -950,6 +1055,7 @@ class ServerSubscription(Usage):
     def _require_received(self, what: str) -> Request:
         if self.state is not ServerState.RECEIVED or self.request is None:
             raise LocalProtocolError(f"{what}() in state {self.state.name}")
+        self.host.cancel_timer(self, _ServerTimer.UNANSWERED)
         return self.request
 
     def _store_body(self, body: bytes | None, content_type: str | None) -> None:
@@ -995,17 +1101,21 @@ class ServerSubscription(Usage):
             return
         self.state = ServerState.ENDED
         self.host.cancel_timer(self, _ServerTimer.EXPIRE)
+        self.host.cancel_timer(self, _ServerTimer.UNANSWERED)
         if self.dialog_id is not None:
             self.host.core.remove_dialog(self.dialog_id)
         self.host.emit(SubscriptionEnded(self.id, reason))
         self.host.finished(self)
 
 
-def subscription_factory(packages: Mapping[str, EventPackagePolicy]) -> UsageFactory:
+def subscription_factory(packages: Mapping[str, EventPackagePolicy], *,
+                         contact_for: Callable[[RequestReceived], NameAddr] | None = None,
+                         ) -> UsageFactory:
     """The factory for ``on_new_request("SUBSCRIBE", ...)``, dispatching on the Event package.
 
     A SUBSCRIBE for a package not in ``packages`` (or without Event) is answered
-    489 Bad Event with Allow-Events (RFC 6665 §8.2.2).
+    489 Bad Event with Allow-Events (RFC 6665 §8.2.2). ``contact_for`` picks our
+    Contact per SUBSCRIBE (the listener it came in on) instead of the policy's.
     """
     served = dict(packages)
 
@@ -1013,12 +1123,21 @@ def subscription_factory(packages: Mapping[str, EventPackagePolicy]) -> UsageFac
         header = _EventHeader.parse(event.request.headers.get("Event"))
         policy = served.get(header.package) if header is not None else None
         refusal = None
+        contact = None
         if policy is None:
             refusal = _Refusal(489, [("Allow-Events", ", ".join(served))])
+        elif contact_for is not None:
+            contact = contact_for(event)
         return ServerSubscription(manager, manager.new_usage_id(), policy=policy,
-                                  refusal=refusal)
+                                  refusal=refusal, contact=contact)
 
     return make
+
+
+def _phrase(reason: str) -> str:
+    """A Reason-Phrase from an error text: one printable line, at most 200 characters."""
+    text = " ".join(reason.split())
+    return text[:200] or "Bad Request"
 
 
 def _int_header(response: Response, name: str) -> int | None:

@@ -1,0 +1,286 @@
+"""Video in calls: the phone's video settings and one call's video stream.
+
+Knows: the phone's video codec list and its order (the manual's addVideoCodec /
+clearVideoCodec / setVideoCodecPayloadType / setVideoCodecParameter), the capture size,
+frame rate, bit rate and MTU (setVideoResolution / setVideoFrameRate / setVideoBitrate /
+setVideoMTU), how a call's video m= line is offered beside the audio one (same
+protocol; fresh SDES keys when the audio line has keys), and the ``aio.VideoSession``
+that carries it. Must not know: SIP messages or the facade's integer codes; ``Call``
+decides when to offer, answer, start and close (it calls into ``CallVideo``).
+
+The "window" of the manual's video functions is a frame sink here: any callable taking a
+``voipkit.media.video.VideoFrame`` (I420). ``CallVideo.add_sink`` attaches one for the
+frames received from the peer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from voipkit.aio.video_session import FrameSink, PushedFrames, VideoSession
+from voipkit.api.errors import ConfigurationError
+from voipkit.media.video import (
+    DEFAULT_MTU,
+    DEFAULT_VIDEO_CODECS,
+    MAX_MTU,
+    MIN_MTU,
+    VideoCodecRegistry,
+    VideoEncoderSettings,
+    VideoFrame,
+)
+from voipkit.sdp import (
+    CodecCapability,
+    Direction,
+    MediaDescription,
+    MediaOffer,
+    NegotiatedMedia,
+    SdpError,
+    SessionDescription,
+    new_crypto,
+    offer_media,
+)
+from voipkit.sdp.model import parse_fmtp_params
+
+if TYPE_CHECKING:
+    from voipkit.api.phone import Phone
+
+__all__ = ["CallVideo", "VideoFrame", "VideoSettings", "offered_video_codecs", "offers_video",
+           "runs_video_codec"]
+
+
+@dataclass(slots=True)
+class VideoSettings:
+    """The phone's video configuration, read when a call's video is set up.
+
+    ``codecs`` are names in offer order (only those this PyAV build runs are used);
+    ``payload_types`` and ``codec_parameters`` (fmtp text) are keyed by codec name.
+    """
+
+    codecs: list[str] = field(default_factory=lambda: [s.name for s in DEFAULT_VIDEO_CODECS])
+    payload_types: dict[str, int] = field(default_factory=dict)
+    codec_parameters: dict[str, str] = field(default_factory=dict)
+    width: int = 640
+    height: int = 480
+    frame_rate: int = 15
+    bitrate: int = 500_000
+    mtu: int = DEFAULT_MTU
+    nack: bool = True
+
+    def set_mtu(self, mtu: int) -> None:
+        """The manual's setVideoMTU: 512-65507; "other value will be modified to the
+        default 1450"."""
+        self.mtu = mtu if MIN_MTU <= mtu <= MAX_MTU else DEFAULT_MTU
+
+    def set_frame_rate(self, frame_rate: int) -> None:
+        """5-30 frames per second (the manual's setVideoFrameRate range)."""
+        if not 5 <= frame_rate <= 30:
+            raise ConfigurationError(f"video frame rate {frame_rate} is outside 5-30")
+        self.frame_rate = frame_rate
+
+    def set_resolution(self, width: int, height: int) -> None:
+        if width <= 0 or height <= 0 or width % 2 or height % 2 or width * height > 1920 * 1088:
+            raise ConfigurationError(f"video resolution {width}x{height} must be even and "
+                                     "at most 1920x1088")
+        self.width, self.height = width, height
+
+    def set_bitrate(self, bitrate: int) -> None:
+        if not 10_000 <= bitrate <= 20_000_000:
+            raise ConfigurationError(f"video bitrate {bitrate} bit/s is outside 10k-20M")
+        self.bitrate = bitrate
+
+    def encoder_settings(self) -> VideoEncoderSettings:
+        return VideoEncoderSettings(width=self.width, height=self.height,
+                                    frame_rate=self.frame_rate, bitrate=self.bitrate,
+                                    mtu=self.mtu)
+
+    def registry(self) -> VideoCodecRegistry:
+        """The configured rows in preference order (rows this build cannot run are out)."""
+        by_name = {spec.name.upper(): spec for spec in DEFAULT_VIDEO_CODECS}
+        return VideoCodecRegistry(by_name[n.upper()] for n in self.codecs
+                                  if n.upper() in by_name)
+
+    def capabilities(self) -> list[CodecCapability]:
+        caps: list[CodecCapability] = []
+        for spec in self.registry():
+            rows = spec.capabilities(self.payload_types.get(spec.name))
+            text = self.codec_parameters.get(spec.name)
+            if text is not None:  # setVideoCodecParameter: exactly this fmtp, one row
+                rows = [replace(rows[0], fmtp=parse_fmtp_params(text))]
+            caps += rows
+        return caps
+
+
+def offers_video(offer: SessionDescription) -> bool:
+    """Does ``offer`` carry an enabled video m= line?"""
+    return any(m.kind == "video" and m.port != 0 for m in offer.media)
+
+
+def runs_video_codec(name: str) -> bool:
+    """Can this build send and receive the video codec ``name`` (H264, VP8)?"""
+    return DEFAULT_VIDEO_CODECS.find(name) is not None
+
+
+def offered_video_codecs(settings: VideoSettings, sdp: str) -> list[str]:
+    """The enabled codecs (in ``settings`` order) that the first active video m= line of
+    ``sdp`` lists; [] for no video or an unparsable body."""
+    if "m=video" not in sdp:
+        return []
+    try:
+        description = SessionDescription.parse(sdp)
+    except SdpError:
+        return []
+    lines = [m for m in description.media if m.kind == "video" and m.port != 0]
+    if not lines:
+        return []
+    offered = {rm.encoding.upper() for rm in lines[0].rtpmaps.values()}
+    return [spec.name for spec in settings.registry() if spec.name.upper() in offered]
+
+
+class CallVideo:
+    """One call's video: its session, what was negotiated, the frames in and out."""
+
+    def __init__(self, phone: Phone, session: VideoSession) -> None:
+        self._phone = phone
+        self.session = session
+        self.negotiated: NegotiatedMedia | None = None
+        self._pushed: PushedFrames | None = None
+        self._builtin_source = session.source
+        self._window: FrameSink | None = None
+        self._taps: tuple[FrameSink | None, FrameSink | None] = (None, None)
+
+    @classmethod
+    async def open(cls, phone: Phone) -> CallVideo:
+        """Bind a video port pair from the phone's RTP range and apply its settings."""
+        media = phone.config.media
+        low, high = phone.rtp_port_range
+        settings: VideoSettings = phone.video
+        session = await VideoSession.open(phone.rtp_ip, (low, high), phone.ids,
+                                          loop=phone.loop, registry=settings.registry(),
+                                          symmetric=media.symmetric_rtp)
+        session.apply_settings(settings.encoder_settings())
+        session.nack = settings.nack
+        return cls(phone, session)
+
+    @property
+    def local_port(self) -> int:
+        return self.session.local_port
+
+    @property
+    def active(self) -> bool:
+        """Video was negotiated (the last offer/answer accepted a video stream)."""
+        return self.negotiated is not None
+
+    def offer_line(self, direction: Direction, offer: SessionDescription) -> MediaDescription:
+        """The video m= line to add to ``offer`` (whose first line is the audio one)."""
+        audio: Sequence[MediaDescription] = [m for m in offer.media if m.kind == "audio"]
+        proto = audio[0].proto if audio else "RTP/AVP"
+        crypto = []
+        if audio and audio[0].crypto:
+            previous = self.negotiated.local_crypto if self.negotiated is not None else None
+            crypto = [previous] if previous is not None else [
+                new_crypto(c.tag, c.suite, self._phone.ids) for c in audio[0].crypto]
+        return offer_media(MediaOffer(
+            capabilities=self._phone.video.capabilities(), port=self.session.local_port,
+            kind="video", direction=direction, ptime=None, telephone_event=False,
+            crypto=crypto, proto=proto))
+
+    def configure(self, streams: Sequence[NegotiatedMedia]) -> None:
+        """Apply the video stream of an offer/answer exchange (none: video is off)."""
+        video = [s for s in streams if s.kind == "video"]
+        if not video:
+            self.negotiated = None
+            return
+        self.session.configure(video[0])
+        self.negotiated = video[0]
+
+    def start(self) -> None:
+        if self.negotiated is not None and not self.session.closed:
+            self.session.start()
+
+    def add_sink(self, sink: FrameSink) -> None:
+        """Receive the peer's decoded frames (the manual's remote video window)."""
+        self.session.sinks.append(sink)
+
+    def remove_sink(self, sink: FrameSink) -> None:
+        if sink in self.session.sinks:
+            self.session.sinks.remove(sink)
+
+    def set_window(self, sink: FrameSink | None) -> None:
+        """The one "remote video window" (setRemoteVideoWindow): replaces the previous
+        one; None removes it. Other sinks are kept."""
+        if self._window is not None:
+            self.remove_sink(self._window)
+        self._window = sink
+        if sink is not None:
+            self.add_sink(sink)
+
+    def set_taps(self, sent: FrameSink | None, received: FrameSink | None) -> None:
+        """The raw stream taps (enableVideoStreamCallback): one for frames sent, one for
+        frames received; None removes either."""
+        old_sent, old_received = self._taps
+        if old_sent is not None:
+            self.remove_sent_sink(old_sent)
+        if old_received is not None:
+            self.remove_sink(old_received)
+        self._taps = (sent, received)
+        if sent is not None:
+            self.add_sent_sink(sent)
+        if received is not None:
+            self.add_sink(received)
+
+    @property
+    def pushing(self) -> bool:
+        """Frames come from ``push`` (sendVideoStreamToRemote), not the built-in source."""
+        return self._pushed is not None
+
+    def use_pushed_frames(self, state: bool) -> None:
+        """Send the frames given to ``push`` (state True: nothing is sent until the
+        first one) or go back to the built-in source (False)."""
+        if state and self._pushed is None:
+            self._pushed = PushedFrames()
+            self.session.source = self._pushed
+        elif not state and self._pushed is not None:
+            self._pushed = None
+            self.session.source = self._builtin_source
+
+    def push(self, frame: VideoFrame) -> None:
+        """Send ``frame`` (and repeat it until the next) instead of the built-in source
+        (sendVideoStreamToRemote)."""
+        self.use_pushed_frames(True)
+        assert self._pushed is not None
+        self._pushed.push(frame)
+
+    def mute(self, *, incoming: bool | None = None, outgoing: bool | None = None) -> None:
+        if incoming is not None:
+            self.session.receive_muted = incoming
+        if outgoing is not None:
+            self.session.send_muted = outgoing
+
+    def set_bitrate(self, bitrate: int) -> None:
+        """The call's video bit rate (bits per second), applied at once."""
+        self.session.apply_settings(replace(self.session.settings, bitrate=bitrate))
+
+    def set_frame_rate(self, frame_rate: int) -> None:
+        """The call's frame rate (5-30), applied at once."""
+        if not 5 <= frame_rate <= 30:
+            raise ConfigurationError(f"video frame rate {frame_rate} is outside 5-30")
+        self.session.apply_settings(replace(self.session.settings, frame_rate=frame_rate))
+
+    def add_sent_sink(self, sink: FrameSink) -> None:
+        """See each frame as it is sent (the manual's local video / send-side callback)."""
+        self.session.sent_sinks.append(sink)
+
+    def remove_sent_sink(self, sink: FrameSink) -> None:
+        if sink in self.session.sent_sinks:
+            self.session.sent_sinks.remove(sink)
+
+    def statistics(self) -> dict[str, int | float | None]:
+        return self.session.statistics()
+
+    async def close(self, reason: str) -> None:
+        await self.session.close(reason)
+
+    def abort(self, reason: str) -> None:
+        self.session.abort(reason)
