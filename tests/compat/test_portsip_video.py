@@ -11,6 +11,9 @@ Proves, through the vendor-shaped facade:
   remote video window (a frame sink) with their index and PSNR >= 30 dB at 640x480;
   onVideoRawCallback reports received frames as I420 of the right size; setVideoBitrate,
   setVideoFrameRate (5-30), sendVideo and muteSession act on the call;
+- updateCall(enableVideo=True) adds video to an audio call (the callee's
+  onInviteUpdated says existsVideo, and its window gets frames), enableVideo=False
+  removes it again; enableScreen is refused with INVALID_ARGUMENT;
 - with clearVideoCodec, videoCall=True gives an audio-only call.
 """
 
@@ -136,4 +139,32 @@ def test_no_video_codec_means_audio_only(pair: Pair) -> None:
     assert args[7] is True and args[8] is False and args[6] == ""  # audio, no video
     alice_events.wait("onInviteConnected", lambda a: a == (sid,))
     assert alice.sendVideo(sid, True) == ErrorCode.INVALID_STATE  # the call has no video
+    assert alice.hangUp(sid) == 0
+
+
+def test_update_call_adds_and_removes_video(pair: Pair) -> None:
+    alice, alice_events, bob, bob_events = pair
+    window = Window(3)
+    bob_sids: list[int] = []
+
+    def answer(sid: int, *rest: Any) -> None:
+        bob_sids.append(sid)
+        assert bob.answerCall(sid, True) == 0
+
+    bob_events.hooks["onInviteIncoming"] = answer
+    sid = alice.call(f"sip:bob@127.0.0.1:{sip_port(bob)}", True, False)
+    assert sid > 0
+    alice_events.wait("onInviteConnected", lambda a: a == (sid,))
+    bob_events.wait("onInviteConnected")
+    assert alice.updateCall(sid, True, False, True) == ErrorCode.INVALID_ARGUMENT
+    assert alice.updateCall(sid, True, True, False) == 0
+    updated = bob_events.wait("onInviteUpdated")
+    # (sessionId, audioCodecNames, videoCodecNames, existsAudio, existsVideo, ...)
+    assert updated[0] == bob_sids[0] and updated[3] is True
+    assert updated[2] == "H264#VP8" and updated[4] is True
+    assert bob.setRemoteVideoWindow(bob_sids[0], window) == 0
+    assert window.done.wait(10)
+    assert alice.updateCall(sid, True, False, False) == 0
+    removed = bob_events.wait("onInviteUpdated", count=2)
+    assert removed[2] == "" and removed[4] is False
     assert alice.hangUp(sid) == 0

@@ -206,6 +206,18 @@ class VideoSession:
         self._clock = MediaClock(self._loop, 1.0 / rate, self._tick)
         self._clock.start()
 
+    def stop(self) -> None:
+        """Stop sending and receiving (the stream was removed); the sockets stay open for
+        a later ``configure``."""
+        if self._clock is not None:
+            self._clock.stop()
+            self._clock = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._timer_at = None
+        self._stream = None
+
     def request_keyframe(self) -> None:
         if self._stream is not None:
             self._stream.request_keyframe()

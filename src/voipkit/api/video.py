@@ -145,6 +145,8 @@ class CallVideo:
         self._phone = phone
         self.session = session
         self.negotiated: NegotiatedMedia | None = None
+        self.enabled = True
+        "False once video was removed from the call (its m= line is then offered with port 0)."
         self._pushed: PushedFrames | None = None
         self._builtin_source = session.source
         self._window: FrameSink | None = None
@@ -173,9 +175,15 @@ class CallVideo:
         return self.negotiated is not None
 
     def offer_line(self, direction: Direction, offer: SessionDescription) -> MediaDescription:
-        """The video m= line to add to ``offer`` (whose first line is the audio one)."""
+        """The video m= line to add to ``offer`` (whose first line is the audio one);
+        once video was removed, the line with port 0 (RFC 3264 §8.2: a stream is removed
+        by setting its port to zero, and the m= lines never decrease)."""
         audio: Sequence[MediaDescription] = [m for m in offer.media if m.kind == "audio"]
         proto = audio[0].proto if audio else "RTP/AVP"
+        if not self.enabled:
+            formats = [str(c.payload_type) for c in self._phone.video.capabilities()
+                       if c.payload_type is not None] or ["0"]
+            return MediaDescription(kind="video", port=0, proto=proto, formats=formats[:1])
         crypto = []
         if audio and audio[0].crypto:
             previous = self.negotiated.local_crypto if self.negotiated is not None else None
@@ -186,14 +194,26 @@ class CallVideo:
             kind="video", direction=direction, ptime=None, telephone_event=False,
             crypto=crypto, proto=proto))
 
-    def configure(self, streams: Sequence[NegotiatedMedia]) -> None:
-        """Apply the video stream of an offer/answer exchange (none: video is off)."""
-        video = [s for s in streams if s.kind == "video"]
+    def configure(self, streams: Sequence[NegotiatedMedia], *, start: bool = False) -> None:
+        """Apply the video stream of an offer/answer exchange (none: video stops) and,
+        with ``start`` (the call is already up), start sending."""
+        video = [s for s in streams if s.kind == "video"] if self.enabled else []
         if not video:
             self.negotiated = None
+            if not self.session.closed:
+                self.session.stop()
             return
         self.session.configure(video[0])
         self.negotiated = video[0]
+        if start:
+            self.start()
+
+    def disable(self) -> None:
+        """Remove video from the call: stop and close the session; later offers carry
+        the video line with port 0."""
+        self.enabled = False
+        self.negotiated = None
+        self.session.abort("video removed")
 
     def start(self) -> None:
         if self.negotiated is not None and not self.session.closed:

@@ -80,6 +80,7 @@ from voipkit.compat.portsip.sessions import (
 from voipkit.compat.portsip.stream_io import StreamIOFunctions
 from voipkit.compat.portsip.transfer import TransferFunctions
 from voipkit.compat.portsip.video import VideoFunctions
+from voipkit.compat.portsip.video_conference import VideoConferenceFunctions
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class StringBuilder:
 
 
 class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOFunctions,
-                 DeviceFunctions, VideoFunctions):
+                 DeviceFunctions, VideoFunctions, VideoConferenceFunctions):
     """PortSIP-compatible facade over ``voipkit.api``.
 
     Vendor contract: methods return 0 (or a new id > 0) on success and a negative
@@ -617,12 +618,14 @@ class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOF
 
     def updateCall(self, sessionId: int, enableAudio: bool, enableVideo: bool,
                    enableScreen: bool) -> int:
-        """Send a re-INVITE with a fresh audio offer (video and screen: not yet)."""
-        if not enableAudio or enableVideo or enableScreen:
-            logger.info("updateCall: voipkit updates audio-only calls (enableAudio=True, "
-                        "enableVideo=False, enableScreen=False)")
+        """Send a re-INVITE with a fresh offer, adding or removing video (screen: not yet)."""
+        if not enableAudio or enableScreen:
+            logger.info("updateCall: voipkit keeps audio in a call and has no screen "
+                        "sharing yet (enableAudio=True, enableScreen=False)")
             return ErrorCode.INVALID_ARGUMENT
-        return self._with_call(sessionId, lambda call: call.update())
+        video = self._check_video_call(bool(enableVideo), "updateCall")
+        return self._with_call(sessionId, lambda call: call.update(
+            video=video if (video or call.video is not None) else None))
 
     def hold(self, sessionId: int) -> int:
         """Put the call on hold (re-INVITE with a=sendonly)."""
@@ -762,9 +765,9 @@ class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOF
         call = event.call
         text = message_text(event.message)
         audio, has_audio, has_video = media_summary(body_of(text), self._codecs())
+        video_names, has_video = self._video_state(call, text, has_video)
         self._post(self._callbacks.onInviteUpdated, call.id, audio or call.codec_names,
-                   self._video_names(text), has_audio or bool(call.codec_names), has_video,
-                   False, text)
+                   video_names, has_audio or bool(call.codec_names), has_video, False, text)
 
     def _connected(self, event: CallConnected) -> None:
         self._post(self._callbacks.onInviteConnected, event.call.id)

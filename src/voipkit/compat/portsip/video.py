@@ -241,6 +241,20 @@ class VideoFunctions:
             return ""
         return "#".join(offered_video_codecs(phone.video, message.partition("\r\n\r\n")[2]))
 
+    def _video_state(self, call: Call, message: str, has_video: bool) -> tuple[str, bool]:
+        """(videoCodecNames, existsVideo) after an update: from the message's SDP, else
+        (an ACK without a body) from what the call negotiated."""
+        names = self._video_names(message)
+        video = call.video
+        if names or video is None:
+            return names, has_video
+        if not video.active or video.negotiated is None:
+            return "", False
+        agreed = {rm.encoding.upper() for rm in video.negotiated.payload_types.values()}
+        phone = self._phone_or_none()
+        order = phone.video.codecs if phone is not None else []
+        return "#".join(n for n in order if n.upper() in agreed), True
+
     def _check_video_call(self, video: bool, what: str) -> bool:
         """Whether a call asked for with ``videoCall`` gets video (a video codec is
         enabled); logs when it falls back to audio only."""
