@@ -11,7 +11,9 @@ retransmissions are absorbed; crossing BYEs end both sides once.
 
 from __future__ import annotations
 
-from invite_helpers import ANSWER, OFFER, connect, make_call
+from dataclasses import replace
+
+from invite_helpers import ANSWER, CONFIG, OFFER, connect, make_call
 
 from voipkit.sip.usage.invite import (
     Answered,
@@ -109,6 +111,24 @@ def test_cancel_before_answer() -> None:
         Terminated(alice.id, TerminationReason.CANCELLED, 487)]
     assert call.network.describe_delivered()[-4:] == [
         "CANCEL", "200 CANCEL", "487 INVITE", "ACK"]
+
+
+def test_cancel_before_any_provisional_waits_for_the_held_back_100() -> None:
+    """RFC 3261 §9.1: the CANCEL goes out when the first provisional (here the
+    callee's 100, held back 0.1 s by ``trying_delay``) arrives."""
+    call = make_call(config=replace(CONFIG, trying_delay=0.1))
+    alice = call.dial()
+    call.settle()
+    assert call.network.describe_delivered() == ["INVITE"]
+    alice.cancel(now=call.network.now)
+    call.settle()
+    assert call.network.describe_delivered() == ["INVITE"]  # nothing to cancel yet
+    call.run(until=call.network.now + 0.1)
+    call.settle()
+    assert call.network.describe_delivered()[1:] == [
+        "100 INVITE", "CANCEL", "200 CANCEL", "487 INVITE", "ACK"]
+    assert call.of("alice", Terminated) == [
+        Terminated(alice.id, TerminationReason.CANCELLED, 487)]
 
 
 def test_reject_486() -> None:

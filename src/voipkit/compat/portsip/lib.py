@@ -80,6 +80,7 @@ from voipkit.compat.portsip.sessions import (
 from voipkit.compat.portsip.stream_io import StreamIOFunctions
 from voipkit.compat.portsip.transfer import TransferFunctions
 from voipkit.compat.portsip.video import VideoFunctions
+from voipkit.compat.portsip.video_conference import VideoConferenceFunctions
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class StringBuilder:
 
 
 class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOFunctions,
-                 DeviceFunctions, VideoFunctions):
+                 DeviceFunctions, VideoFunctions, VideoConferenceFunctions):
     """PortSIP-compatible facade over ``voipkit.api``.
 
     Vendor contract: methods return 0 (or a new id > 0) on success and a negative

@@ -764,8 +764,8 @@ class InviteSession(Usage):
                 else:
                     self._send_prack(event.dialog, rack, None, now=now)
         self._provisional_seen = True
-        if self._cancel_wanted and self.state is SessionState.CALLING:
-            self._send_cancel(now=now)
+        if self._cancel_wanted and self.state is SessionState.CANCELLING:
+            self._send_cancel(now=now)  # hangUp came before any provisional (§9.1)
 
     def _on_invite_2xx(self, event: ResponseReceived, *, now: float) -> None:
         response = event.response
