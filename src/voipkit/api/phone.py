@@ -424,7 +424,9 @@ class Phone:
         """RFC 3263 destinations for ``uri``, restricted to transports we listen on."""
         parsed = SipUri.parse(uri) if isinstance(uri, str) else uri
         if transport is not None and parsed.transport is None:
-            parsed.params["transport"] = transport.value.lower()
+            # a copy: the caller's URI (often a request's To) keeps its parameters
+            parsed = parsed.replace(params={**parsed.params,
+                                            "transport": transport.value.lower()})
         targets = prefer_ipv6_order(await self.driver.resolve(parsed), self.ipv6_priority)
         ours = {kind for kind, _, _ in self.listening}
         usable = [t for t in targets if t.transport in ours]

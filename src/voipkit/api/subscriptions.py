@@ -555,7 +555,7 @@ class SubscriptionService:
         if account.config.server or account.config.outbound_proxy:
             targets = await account.targets()
         else:
-            targets = await self.phone.resolve(SipUri.parse(str(uri)), account.config.kind)
+            targets = await self.phone.resolve(uri, account.config.kind)
         return uri, list(targets), account._route()
 
     async def subscribe(self, target: str, event: str, *, account: Account | None = None,
