@@ -7,6 +7,9 @@ Proves (real sockets, SIP, SDP offer/answer, RTP both ways):
 - the phone's video settings choose the codec (VP8 first) and its payload type;
 - answering without video rejects the video line (port 0) and the call goes on
   with audio only; a re-INVITE (hold) keeps the video line in the offer;
+- ``call.update(video=True)`` adds video to an audio call (both sides then exchange
+  frames), ``update(video=False)`` removes it: the video m= line stays with port 0,
+  the peer stops its video, and later offers (hold) keep the line count;
 - hanging up closes the video sockets.
 """
 
@@ -79,7 +82,7 @@ def test_video_call_both_ways() -> None:
         assert offer is not None
         sdp = SessionDescription.parse(offer.body)
         assert [m.kind for m in sdp.media] == ["audio", "video"]
-        assert sdp.media[1].formats == ["125", "120"]
+        assert sdp.media[1].formats == ["125", "96", "120"]
         await asyncio.wait_for(asyncio.gather(at_bob.done.wait(), at_alice.done.wait()), 15)
         check(at_bob.frames)
         check(at_alice.frames)
@@ -138,6 +141,49 @@ def test_answer_without_video() -> None:
         remote = call.remote_sdp
         assert remote is not None and remote.origin.sess_version == 2
         assert [(m.kind, m.port) for m in remote.media][1] == ("video", 0)
+        await call.hangup()
+
+    run(body)
+
+
+def test_update_adds_and_removes_video() -> None:
+    async def body(alice: Phone, bob: Phone, uri: str) -> None:
+        at_alice, at_bob = Frames(3), Frames(3)
+        bob_calls: list[api.Call] = []
+
+        @bob.on(IncomingCall)
+        async def answer(event: IncomingCall) -> None:
+            await event.call.answer(video=True)  # ready for video, offered none yet
+            bob_calls.append(event.call)
+
+        call = await alice.call(uri)
+        await call.answered(timeout=5)
+        assert call.video is None
+        updates: asyncio.Queue[object] = asyncio.Queue()
+        call.on(CallUpdated)(updates.put_nowait)
+
+        await call.update(video=True)
+        await asyncio.wait_for(updates.get(), 5)
+        assert call.video is not None and call.video.active
+        call.video.add_sink(at_alice)
+        (bob_call,) = bob_calls
+        assert bob_call.video is not None and bob_call.video.active
+        bob_call.video.add_sink(at_bob)
+        await asyncio.wait_for(asyncio.gather(at_alice.done.wait(), at_bob.done.wait()), 10)
+        check(at_alice.frames)
+        check(at_bob.frames)
+
+        await call.update(video=False)
+        await asyncio.wait_for(updates.get(), 5)
+        remote = call.remote_sdp
+        assert remote is not None and [(m.kind, m.port) for m in remote.media][1] == ("video", 0)
+        assert not call.video.active and call.video.session.closed
+        assert not bob_call.video.active and not bob_call.video.session.running
+
+        await call.hold()
+        await asyncio.wait_for(updates.get(), 5)
+        remote = call.remote_sdp
+        assert remote is not None and [m.kind for m in remote.media] == ["audio", "video"]
         await call.hangup()
 
     run(body)

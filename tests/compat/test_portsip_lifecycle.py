@@ -1,8 +1,8 @@
 """PortSIPLib's lifecycle, error codes and pure helpers.
 
 Proves: methods before initialize answer NOT_INITIALIZED; initialize twice is
-ALREADY_INITIALIZED; a wildcard localIp, PERS, an OS sound device and video are
-refused with INVALID_ARGUMENT; a port in use gives ADDRESS_IN_USE;
+ALREADY_INITIALIZED; a wildcard localIp, PERS, an OS sound device and a video codec
+voipkit cannot send (VP9) are refused with INVALID_ARGUMENT; a port in use gives ADDRESS_IN_USE;
 unInitialize then initialize again on the same port works; unknown session ids
 give INVALID_SESSION_ID and call() without setUser NO_USER; a user callback that
 raises is logged with logger.exception and counted while later callbacks still
@@ -24,6 +24,7 @@ from voipkit.compat.portsip import (
     DTMF_METHOD,
     PORTSIP_LOG_LEVEL,
     TRANSPORT_TYPE,
+    VIDEOCODEC_TYPE,
     ErrorCode,
     PortSIPLib,
     SIPCallbackEvents,
@@ -53,13 +54,14 @@ def test_not_initialized_and_bad_arguments() -> None:
         assert lib.call("sip:bob@127.0.0.1:5999", True, False) == ErrorCode.NO_USER
         assert lib.registerServer(60, 0) == ErrorCode.NO_USER
         assert lib.setUser("alice", "", "", "", "", "", 0, "", 0, "", 0) == 0
-        assert lib.call("sip:bob@127.0.0.1:5999", True, True) == ErrorCode.INVALID_ARGUMENT
+        assert lib.addVideoCodec(int(VIDEOCODEC_TYPE.VIDEO_CODEC_VP9)) == (
+            ErrorCode.INVALID_ARGUMENT)
         for bad in (0, -1, 987654, True):
             assert lib.hangUp(bad) == ErrorCode.INVALID_SESSION_ID
             assert lib.hold(bad) == ErrorCode.INVALID_SESSION_ID
             assert lib.sendDtmf(bad, DTMF_METHOD.DTMF_RFC2833, 1, 160, False) == \
                 ErrorCode.INVALID_SESSION_ID
-        assert lib.answerCall(5, True) == ErrorCode.INVALID_ARGUMENT
+        assert lib.answerCall(5, True) == ErrorCode.INVALID_SESSION_ID
         assert lib.sendDtmf(5, DTMF_METHOD.DTMF_RFC2833, 17, 160, False) == \
             ErrorCode.INVALID_ARGUMENT
         assert lib.enableSessionTimer(30, 0) == ErrorCode.INVALID_ARGUMENT  # RFC 4028: >= 90

@@ -105,6 +105,23 @@ def free_port_pair() -> int:
     raise RuntimeError("no free SIP port pair on loopback")
 
 
+#: baresip config lines for video (Baresip.video_codecs): libavcodec H.264, libvpx VP8,
+#: the fakevideo source and display (headless), snapshot for the received picture.
+VIDEO_CONFIG = """
+module			avcodec.so
+module			vp8.so
+module			fakevideo.so
+module			snapshot.so
+video_source		fakevideo,nil
+video_display		fakevideo,nil
+video_size		352x288
+video_bitrate		500000
+video_fps		15.00
+avcodec_h264enc		libx264
+avcodec_h264dec		h264
+"""
+
+
 def netstring(payload: bytes) -> bytes:
     return str(len(payload)).encode() + b":" + payload + b","
 
@@ -251,6 +268,9 @@ class Baresip:
     contacts: Sequence[str] = ()
     extra_account_params: str = ""
     rtp_port_count: int = 20
+    video_codecs: str | None = None
+    "Video codecs of the account (``H264``, ``VP8``): loads avcodec, vp8, fakevideo (a test"
+    " source and a display that drops frames) and snapshot (``snapshot_recv <png>``)."
     sip_port: int = 0
     ctrl_port: int = 0
     cons_port: int = 0
@@ -287,6 +307,8 @@ class Baresip:
         params = [f"answermode={self.answermode}", f"audio_codecs={self.codecs}"]
         if self.mediaenc:
             params.append(f"mediaenc={self.mediaenc}")
+        if self.video_codecs:
+            params.append(f"video_codecs={self.video_codecs}")
         if self.registrar_port is None:
             head = f"<sip:{self.user}@127.0.0.1:{self.sip_port}>"
             params.insert(0, "regint=0")
@@ -311,6 +333,8 @@ class Baresip:
         self.dns_port = free_port(tcp=False, ipv6=False)
         self.rtp_min = free_port_range(self.rtp_port_count)
         extra = "module\t\t\tsrtp.so" if self.mediaenc else ""
+        if self.video_codecs:
+            extra += VIDEO_CONFIG
         cafile = f"sip_cafile\t\t{self.tls_cafile}" if self.tls_cafile else ""
         config = (
             (HERE / "baresip" / "config.in").read_text()

@@ -1,9 +1,9 @@
 """Video m= lines negotiate like audio ones, with fmtp and RTCP feedback (RFC 4585 §4.2).
 
 Proves:
-- an offer with an extra video m= line lists H.264 (125, profile-level-id,
-  packetization-mode) and VP8 (120) with their a=rtcp-fb lines, no telephone-event and
-  no ptime;
+- an offer with an extra video m= line lists H.264 (125 in packetization mode 1, 96 in
+  mode 0, profile-level-id) and VP8 (120) with their a=rtcp-fb lines, no
+  telephone-event and no ptime;
 - the answerer accepts audio and video on their own ports, keeps the offerer's payload
   types and fmtp, and answers only the feedback it understands (wildcard lines count);
 - the offerer reads the agreed feedback and send fmtp back from the answer;
@@ -35,12 +35,16 @@ def video_offer() -> SessionDescription:
 def test_offer_lists_video_codecs_and_feedback() -> None:
     text = str(video_offer())
     video = text[text.index("m=video"):]
-    assert video.startswith("m=video 4002 RTP/AVP 125 120\r\n")
+    assert video.startswith("m=video 4002 RTP/AVP 125 96 120\r\n")
+    assert ("a=rtpmap:96 H264/90000\r\n"
+            "a=fmtp:96 profile-level-id=42e01f;packetization-mode=0;"
+            "level-asymmetry-allowed=1\r\n") in video
     assert ("a=rtpmap:125 H264/90000\r\n"
             "a=fmtp:125 profile-level-id=42e01f;packetization-mode=1;"
             "level-asymmetry-allowed=1\r\n"
             "a=rtcp-fb:125 nack\r\na=rtcp-fb:125 nack pli\r\na=rtcp-fb:125 ccm fir\r\n"
-            "a=rtpmap:120 VP8/90000\r\n") in video
+            "a=rtpmap:96 H264/90000\r\n") in video
+    assert "a=rtcp-fb:96 nack pli\r\n" in video and "a=rtpmap:120 VP8/90000\r\n" in video
     assert "telephone-event" not in video and "ptime" not in video
 
 

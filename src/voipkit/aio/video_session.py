@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from voipkit.aio.media_clock import MediaClock
@@ -83,6 +84,9 @@ class VideoSession:
         "Send NACKs and honour them (setVideoNackStatus), when the peer agreed rtcp-fb nack."
         self.source: VideoSource = PatternSource(self.settings.width, self.settings.height)
         self.sinks: list[FrameSink] = []
+        "Called with each decoded frame from the peer."
+        self.sent_sinks: list[FrameSink] = []
+        "Called with each frame as it is encoded and sent."
         self.send_muted = False
         self.receive_muted = False
         self._stream: VideoStream | None = None
@@ -135,6 +139,11 @@ class VideoSession:
         return self._closed
 
     @property
+    def ticks_skipped(self) -> int:
+        """Frame ticks the pacing clock skipped because the loop fell behind."""
+        return self._clock.skipped if self._clock is not None else 0
+
+    @property
     def registry(self) -> VideoCodecRegistry:
         return self._registry
 
@@ -173,13 +182,26 @@ class VideoSession:
             self.start()
 
     def apply_settings(self, settings: VideoEncoderSettings) -> None:
-        """New size/rate/bitrate/MTU: used by the next ``configure``; a running stream
-        changes bit rate at once."""
+        """New size/rate/bitrate/MTU, applied at once: a running stream keeps its SSRC
+        and sends a key frame from a new encoder; a new frame rate re-paces the clock."""
         self.settings = settings
-        if isinstance(self.source, PatternSource):
+        if isinstance(self.source, PatternSource) and (
+                (self.source.width, self.source.height) != (settings.width, settings.height)):
             self.source = PatternSource(settings.width, settings.height)
-        if self._stream is not None and self._stream.config.settings.bitrate != settings.bitrate:
-            self._stream.set_bitrate(settings.bitrate)
+        stream = self._stream
+        if stream is None:
+            return
+        old_rate = stream.config.settings.frame_rate
+        if stream.config.settings.bitrate != settings.bitrate and replace(
+                stream.config.settings, bitrate=settings.bitrate,
+                remote_fmtp=None) == replace(settings, remote_fmtp=None):
+            stream.set_bitrate(settings.bitrate)
+        else:
+            stream.set_settings(settings)
+        if self._clock is not None and old_rate != settings.frame_rate:
+            self._clock.stop()
+            self._clock = None
+            self.start()
 
     def start(self) -> None:
         """Start sending frames at the configured frame rate (idempotent)."""
@@ -188,6 +210,18 @@ class VideoSession:
         rate = self._stream.config.settings.frame_rate
         self._clock = MediaClock(self._loop, 1.0 / rate, self._tick)
         self._clock.start()
+
+    def stop(self) -> None:
+        """Stop sending and receiving (the stream was removed); the sockets stay open for
+        a later ``configure``."""
+        if self._clock is not None:
+            self._clock.stop()
+            self._clock = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._timer_at = None
+        self._stream = None
 
     def request_keyframe(self) -> None:
         if self._stream is not None:
@@ -204,6 +238,7 @@ class VideoSession:
             if frame is not None:
                 for datagram in stream.send_frame(frame, now=now):
                     self._pair.send_rtp(datagram)
+                self._deliver(self.sent_sinks, [frame])
         if stream.rtcp_due(now):
             self._pair.send_rtcp(stream.build_rtcp(now=now))
         self._after_input()
@@ -243,12 +278,7 @@ class VideoSession:
             self._pair.send_rtcp(datagram)
         frames = stream.pop_frames()
         if not self.receive_muted:
-            for frame in frames:
-                for sink in list(self.sinks):
-                    try:
-                        sink(frame)
-                    except Exception:
-                        logger.exception("video sink failed")
+            self._deliver(self.sinks, frames)
         deadline = stream.get_timer()
         if deadline != self._timer_at:
             if self._timer is not None:
@@ -256,6 +286,15 @@ class VideoSession:
             self._timer = (self._loop.call_at(max(deadline, self._loop.time()), self._on_timer)
                            if deadline is not None else None)
             self._timer_at = deadline
+
+    @staticmethod
+    def _deliver(sinks: list[FrameSink], frames: list[VideoFrame]) -> None:
+        for frame in frames:
+            for sink in list(sinks):
+                try:
+                    sink(frame)
+                except Exception:
+                    logger.exception("video sink failed")
 
     def statistics(self) -> dict[str, int | float | None]:
         if self._stream is None:

@@ -299,9 +299,16 @@ class Call:
         self.local_hold = False
         await self._reinvite()
 
-    async def update(self) -> None:
-        """Send a re-INVITE with a fresh offer (updateCall)."""
+    async def update(self, *, video: bool | None = None) -> None:
+        """Send a re-INVITE with a fresh offer (updateCall); ``video`` True adds a video
+        stream, False removes it (its m= line stays, with port 0), None keeps it as is."""
         self._require(CallState.CONNECTED, "update")
+        if video and (self.video is None or not self.video.enabled):
+            if self.video is not None:
+                self.video.abort("re-added")
+            self.video = await CallVideo.open(self._phone)
+        elif video is False and self.video is not None:
+            self.video.disable()
         await self._reinvite()
 
     async def send_dtmf(self, digits: str, *, method: str = "rfc4733",
@@ -337,14 +344,15 @@ class Call:
         self._phone.pump()
 
     async def refer(self, target: str, *, replaces: Call | None = None,
-                    method: str | None = None,
-                    request_target: str | None = None) -> transfer.Transfer:
+                    method: str | None = None, request_target: str | None = None,
+                    subscribe: bool = True) -> transfer.Transfer:
         """Transfer the peer to ``target`` (refer; with ``replaces``: attendedRefer).
 
         See ``voipkit.api.transfer.refer``; the outcome arrives as this call's events.
+        ``subscribe=False`` sends ``Refer-Sub: false`` (RFC 4488).
         """
         return await transfer.refer(self, target, replaces=replaces, method=method,
-                                    request_target=request_target)
+                                    request_target=request_target, subscribe=subscribe)
 
     async def send_message(self, body: bytes | str,
                            content_type: str | None = None) -> messaging.OutgoingMessage:
@@ -606,6 +614,10 @@ class Call:
                             bandwidths=self._bandwidths())
         if self.video is not None:
             offer.media.append(self.video.offer_line(direction, offer))
+        if self._local_sdp is not None:  # RFC 3264 §8: m= lines never decrease
+            offer.media += [MediaDescription(kind=m.kind, port=0, proto=m.proto,
+                                             formats=list(m.formats))
+                            for m in self._local_sdp.media[len(offer.media):]]
         self._local_sdp = offer
         return bytes(offer)
 
@@ -642,7 +654,7 @@ class Call:
         self._local_sdp = answer
         self._configure([s for s in streams if s.kind == "audio"])
         if self.video is not None:
-            self.video.configure(streams)
+            self.video.configure(streams, start=self.state is CallState.CONNECTED)
         return bytes(answer)
 
     def _apply_answer(self, data: bytes, *, early: bool) -> None:
@@ -666,7 +678,7 @@ class Call:
         self._remote_sdp = answer
         self._configure([s for s in streams if s.kind == "audio"])
         if self.video is not None:
-            self.video.configure(streams)
+            self.video.configure(streams, start=self.state is CallState.CONNECTED)
         if early and self._phone.early_media:
             self.early_media = True
             self._start_audio()

@@ -44,6 +44,7 @@ from voipkit.media.ports import MediaSink, MediaSource
 if TYPE_CHECKING:
     from voipkit.api.call import Call
     from voipkit.api.phone import Phone
+    from voipkit.api.video_conference import VideoConference
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class Conference:
         self.bridge = driver.bridge
         self._calls: dict[int, tuple[Call, MemberPort]] = {}
         self.destroyed = False
+        self.video: VideoConference | None = None
+        "The video half (createVideoConference, api.video_conference); None: audio only."
         self._ended_handler = self._on_call_ended  # one bound method, so bus.off finds it
 
     @classmethod
@@ -136,6 +139,8 @@ class Conference:
         media.conference = port
         self._calls[call.id] = (call, port)
         call.bus.on(CallEnded)(self._ended_handler)
+        if self.video is not None:
+            self.video.join(call)
 
     def leave(self, call: Call) -> None:
         """Take ``call`` out (removeFromConference): it sends its own source again.
@@ -153,6 +158,8 @@ class Conference:
         if self.destroyed:
             return
         self.destroyed = True
+        if self.video is not None:
+            self.video.destroy()
         calls = [call for call, _ in self._calls.values()]
         self._calls.clear()
         for call in calls:
@@ -166,6 +173,8 @@ class Conference:
 
     def _unroute(self, call: Call) -> None:
         call.bus.off(self._ended_handler)
+        if self.video is not None:
+            self.video.leave(call)
         self.driver.detach(call.id)
         media = CallMedia.existing(call)
         if media is not None:

@@ -16,7 +16,7 @@ frames received from the peer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from voipkit.aio.video_session import FrameSink, PushedFrames, VideoSession
@@ -36,6 +36,7 @@ from voipkit.sdp import (
     MediaDescription,
     MediaOffer,
     NegotiatedMedia,
+    SdpError,
     SessionDescription,
     new_crypto,
     offer_media,
@@ -45,7 +46,8 @@ from voipkit.sdp.model import parse_fmtp_params
 if TYPE_CHECKING:
     from voipkit.api.phone import Phone
 
-__all__ = ["CallVideo", "VideoSettings", "offers_video"]
+__all__ = ["CallVideo", "VideoFrame", "VideoSettings", "offered_video_codecs", "offers_video",
+           "runs_video_codec"]
 
 
 @dataclass(slots=True)
@@ -102,18 +104,38 @@ class VideoSettings:
     def capabilities(self) -> list[CodecCapability]:
         caps: list[CodecCapability] = []
         for spec in self.registry():
-            cap = spec.capability(self.payload_types.get(spec.name))
+            rows = spec.capabilities(self.payload_types.get(spec.name))
             text = self.codec_parameters.get(spec.name)
-            fmtp = parse_fmtp_params(text) if text is not None else cap.fmtp
-            caps.append(CodecCapability(encoding=cap.encoding, clock_rate=cap.clock_rate,
-                                        payload_type=cap.payload_type, fmtp=fmtp,
-                                        kind="video", rtcp_fb=cap.rtcp_fb))
+            if text is not None:  # setVideoCodecParameter: exactly this fmtp, one row
+                rows = [replace(rows[0], fmtp=parse_fmtp_params(text))]
+            caps += rows
         return caps
 
 
 def offers_video(offer: SessionDescription) -> bool:
     """Does ``offer`` carry an enabled video m= line?"""
     return any(m.kind == "video" and m.port != 0 for m in offer.media)
+
+
+def runs_video_codec(name: str) -> bool:
+    """Can this build send and receive the video codec ``name`` (H264, VP8)?"""
+    return DEFAULT_VIDEO_CODECS.find(name) is not None
+
+
+def offered_video_codecs(settings: VideoSettings, sdp: str) -> list[str]:
+    """The enabled codecs (in ``settings`` order) that the first active video m= line of
+    ``sdp`` lists; [] for no video or an unparsable body."""
+    if "m=video" not in sdp:
+        return []
+    try:
+        description = SessionDescription.parse(sdp)
+    except SdpError:
+        return []
+    lines = [m for m in description.media if m.kind == "video" and m.port != 0]
+    if not lines:
+        return []
+    offered = {rm.encoding.upper() for rm in lines[0].rtpmaps.values()}
+    return [spec.name for spec in settings.registry() if spec.name.upper() in offered]
 
 
 class CallVideo:
@@ -123,7 +145,12 @@ class CallVideo:
         self._phone = phone
         self.session = session
         self.negotiated: NegotiatedMedia | None = None
+        self.enabled = True
+        "False once video was removed from the call (its m= line is then offered with port 0)."
         self._pushed: PushedFrames | None = None
+        self._builtin_source = session.source
+        self._window: FrameSink | None = None
+        self._taps: tuple[FrameSink | None, FrameSink | None] = (None, None)
 
     @classmethod
     async def open(cls, phone: Phone) -> CallVideo:
@@ -148,9 +175,15 @@ class CallVideo:
         return self.negotiated is not None
 
     def offer_line(self, direction: Direction, offer: SessionDescription) -> MediaDescription:
-        """The video m= line to add to ``offer`` (whose first line is the audio one)."""
+        """The video m= line to add to ``offer`` (whose first line is the audio one);
+        once video was removed, the line with port 0 (RFC 3264 §8.2: a stream is removed
+        by setting its port to zero, and the m= lines never decrease)."""
         audio: Sequence[MediaDescription] = [m for m in offer.media if m.kind == "audio"]
         proto = audio[0].proto if audio else "RTP/AVP"
+        if not self.enabled:
+            formats = [str(c.payload_type) for c in self._phone.video.capabilities()
+                       if c.payload_type is not None] or ["0"]
+            return MediaDescription(kind="video", port=0, proto=proto, formats=formats[:1])
         crypto = []
         if audio and audio[0].crypto:
             previous = self.negotiated.local_crypto if self.negotiated is not None else None
@@ -161,15 +194,26 @@ class CallVideo:
             kind="video", direction=direction, ptime=None, telephone_event=False,
             crypto=crypto, proto=proto))
 
-    def configure(self, streams: Sequence[NegotiatedMedia]) -> None:
-        """Apply the video stream of an offer/answer exchange (none: video is off)."""
-        video = [s for s in streams if s.kind == "video"]
+    def configure(self, streams: Sequence[NegotiatedMedia], *, start: bool = False) -> None:
+        """Apply the video stream of an offer/answer exchange (none: video stops) and,
+        with ``start`` (the call is already up), start sending."""
+        video = [s for s in streams if s.kind == "video"] if self.enabled else []
         if not video:
             self.negotiated = None
+            if not self.session.closed:
+                self.session.stop()
             return
-        self.session.apply_settings(self._phone.video.encoder_settings())
         self.session.configure(video[0])
         self.negotiated = video[0]
+        if start:
+            self.start()
+
+    def disable(self) -> None:
+        """Remove video from the call: stop and close the session; later offers carry
+        the video line with port 0."""
+        self.enabled = False
+        self.negotiated = None
+        self.session.abort("video removed")
 
     def start(self) -> None:
         if self.negotiated is not None and not self.session.closed:
@@ -183,12 +227,49 @@ class CallVideo:
         if sink in self.session.sinks:
             self.session.sinks.remove(sink)
 
-    def push(self, frame: VideoFrame) -> None:
-        """Send ``frame`` (and repeat the latest) instead of the built-in source
-        (sendVideoStreamToRemote)."""
-        if self._pushed is None:
+    def set_window(self, sink: FrameSink | None) -> None:
+        """The one "remote video window" (setRemoteVideoWindow): replaces the previous
+        one; None removes it. Other sinks are kept."""
+        if self._window is not None:
+            self.remove_sink(self._window)
+        self._window = sink
+        if sink is not None:
+            self.add_sink(sink)
+
+    def set_taps(self, sent: FrameSink | None, received: FrameSink | None) -> None:
+        """The raw stream taps (enableVideoStreamCallback): one for frames sent, one for
+        frames received; None removes either."""
+        old_sent, old_received = self._taps
+        if old_sent is not None:
+            self.remove_sent_sink(old_sent)
+        if old_received is not None:
+            self.remove_sink(old_received)
+        self._taps = (sent, received)
+        if sent is not None:
+            self.add_sent_sink(sent)
+        if received is not None:
+            self.add_sink(received)
+
+    @property
+    def pushing(self) -> bool:
+        """Frames come from ``push`` (sendVideoStreamToRemote), not the built-in source."""
+        return self._pushed is not None
+
+    def use_pushed_frames(self, state: bool) -> None:
+        """Send the frames given to ``push`` (state True: nothing is sent until the
+        first one) or go back to the built-in source (False)."""
+        if state and self._pushed is None:
             self._pushed = PushedFrames()
             self.session.source = self._pushed
+        elif not state and self._pushed is not None:
+            self._pushed = None
+            self.session.source = self._builtin_source
+
+    def push(self, frame: VideoFrame) -> None:
+        """Send ``frame`` (and repeat it until the next) instead of the built-in source
+        (sendVideoStreamToRemote)."""
+        self.use_pushed_frames(True)
+        assert self._pushed is not None
         self._pushed.push(frame)
 
     def mute(self, *, incoming: bool | None = None, outgoing: bool | None = None) -> None:
@@ -198,10 +279,22 @@ class CallVideo:
             self.session.send_muted = outgoing
 
     def set_bitrate(self, bitrate: int) -> None:
-        settings = self.session.settings
-        self.session.apply_settings(VideoEncoderSettings(
-            width=settings.width, height=settings.height, frame_rate=settings.frame_rate,
-            bitrate=bitrate, mtu=settings.mtu))
+        """The call's video bit rate (bits per second), applied at once."""
+        self.session.apply_settings(replace(self.session.settings, bitrate=bitrate))
+
+    def set_frame_rate(self, frame_rate: int) -> None:
+        """The call's frame rate (5-30), applied at once."""
+        if not 5 <= frame_rate <= 30:
+            raise ConfigurationError(f"video frame rate {frame_rate} is outside 5-30")
+        self.session.apply_settings(replace(self.session.settings, frame_rate=frame_rate))
+
+    def add_sent_sink(self, sink: FrameSink) -> None:
+        """See each frame as it is sent (the manual's local video / send-side callback)."""
+        self.session.sent_sinks.append(sink)
+
+    def remove_sent_sink(self, sink: FrameSink) -> None:
+        if sink in self.session.sent_sinks:
+            self.session.sent_sinks.remove(sink)
 
     def statistics(self) -> dict[str, int | float | None]:
         return self.session.statistics()

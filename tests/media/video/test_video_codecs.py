@@ -2,8 +2,8 @@
 
 Proves:
 - the registry offers exactly the codecs this PyAV build encodes and decodes and has an
-  RTP payload format for (H.264 as 125, VP8 as 120, kind video), and leaves out a row
-  whose encoder is missing;
+  RTP payload format for (H.264 mode 1 as 125, then mode 0 on a free dynamic type, VP8
+  as 120, kind video), and leaves out a row whose encoder is missing;
 - encode -> packetize -> RTP bytes -> assemble -> decode of the 640x480 pattern keeps
   PSNR >= 30 dB for H.264 packetization modes 1 and 0 and for VP8, every packet within
   the MTU (mode 0 relies on x264 cutting slices to the MTU);
@@ -46,8 +46,9 @@ def test_registry_offers_what_runs() -> None:
     assert [spec.name for spec in DEFAULT_VIDEO_CODECS] == ["H264", "VP8"]
     caps = DEFAULT_VIDEO_CODECS.capabilities()
     assert [(c.encoding, c.clock_rate, c.payload_type, c.kind) for c in caps] == [
-        ("H264", 90000, 125, "video"), ("VP8", 90000, 120, "video")]
-    assert caps[0].fmtp["packetization-mode"] == "1"
+        ("H264", 90000, 125, "video"), ("H264", 90000, None, "video"),
+        ("VP8", 90000, 120, "video")]
+    assert [c.fmtp["packetization-mode"] for c in caps[:2]] == ["1", "0"]
     assert caps[0].fmtp["profile-level-id"] == "42e01f"
     missing = VideoCodecSpec(name="H264", preferred_payload_type=96,
                              encoder_name="no-such-encoder", decoder_name="h264")

@@ -204,6 +204,12 @@ class SIPCallbackEvents:
         DIRECTION_SEND) or as played (DIRECTION_RECV) (enableAudioStreamCallback)."""
         return 0
 
+    def onVideoRawCallback(self, sessionId: int, callbackType: int, width: int, height: int,
+                           data: bytes, dataLength: int) -> int:
+        """A frame of the call's video, I420, as sent (callbackType DIRECTION_SEND) or as
+        decoded from the peer (DIRECTION_RECV) (enableVideoStreamCallback)."""
+        return 0
+
     # --- subscriptions, presence, MWI, BLF (compat/portsip/presence.py) -----------------
 
     def onRecvNotifyOfSubscription(self, subscribeId: int, notifyMsg: str,

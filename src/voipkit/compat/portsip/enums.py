@@ -59,7 +59,7 @@ class AUDIOCODEC_TYPE(IntEnum):  # noqa: N801
 
 
 class VIDEOCODEC_TYPE(IntEnum):  # noqa: N801
-    """Video codecs (voipkit has no video yet)."""
+    """Video codecs (voipkit sends H.264 and VP8; compat/portsip/video.py)."""
 
     VIDEO_CODE_NONE = -1
     VIDEO_CODEC_H263 = 34

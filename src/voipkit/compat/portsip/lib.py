@@ -10,7 +10,7 @@ delivered, in order, on the callback thread (style guide, example 12).
 
 Only functions voipkit really performs exist here; docs/api-coverage.md lists
 the rest of the manual as "not yet". Vendor parameters voipkit cannot honour
-(video, PERS transport, an OS sound device) are refused with
+(PERS transport, an OS sound device, VP9 video) are refused with
 ``INVALID_ARGUMENT`` and a log line saying why, never silently ignored.
 """
 
@@ -79,6 +79,8 @@ from voipkit.compat.portsip.sessions import (
 )
 from voipkit.compat.portsip.stream_io import StreamIOFunctions
 from voipkit.compat.portsip.transfer import TransferFunctions
+from voipkit.compat.portsip.video import VideoFunctions
+from voipkit.compat.portsip.video_conference import VideoConferenceFunctions
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ class StringBuilder:
 
 
 class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOFunctions,
-                 DeviceFunctions):
+                 DeviceFunctions, VideoFunctions, VideoConferenceFunctions):
     """PortSIP-compatible facade over ``voipkit.api``.
 
     Vendor contract: methods return 0 (or a new id > 0) on success and a negative
@@ -588,15 +590,14 @@ class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOF
         refused = self._refuse_without_codec("call")
         if refused is not None:
             return refused
-        return self._call(self._call_out, callee, sendSdp, videoCall)
+        video = self._check_video_call(bool(videoCall), "call")
+        return self._call(self._call_out, callee, sendSdp, video)
 
     async def _call_out(self, callee: str, send_sdp: bool, video: bool) -> int:
-        if video:
-            raise ConfigurationError("videoCall=True: voipkit has no video yet")
         account = self._account
         if account is None:
             return ErrorCode.NO_USER
-        call = await account.call(callee, send_sdp=bool(send_sdp))
+        call = await account.call(callee, send_sdp=bool(send_sdp), video=video)
         return self._sessions.add(call)
 
     def rejectCall(self, sessionId: int, code: int) -> int:
@@ -608,23 +609,23 @@ class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOF
         return self._with_call(sessionId, lambda call: call.hangup())
 
     def answerCall(self, sessionId: int, videoCall: bool) -> int:
-        """Answer an incoming call (audio only: videoCall must be false)."""
-        if videoCall:
-            logger.info("answerCall: videoCall=True, but voipkit has no video yet")
-            return ErrorCode.INVALID_ARGUMENT
+        """Answer an incoming call, with video too when ``videoCall`` (api.video)."""
         refused = self._refuse_without_codec("answerCall")
         if refused is not None:
             return refused
-        return self._with_call(sessionId, lambda call: call.answer())
+        video = self._check_video_call(bool(videoCall), "answerCall")
+        return self._with_call(sessionId, lambda call: call.answer(video=video))
 
     def updateCall(self, sessionId: int, enableAudio: bool, enableVideo: bool,
                    enableScreen: bool) -> int:
-        """Send a re-INVITE with a fresh audio offer (video and screen: not yet)."""
-        if not enableAudio or enableVideo or enableScreen:
-            logger.info("updateCall: voipkit updates audio-only calls (enableAudio=True, "
-                        "enableVideo=False, enableScreen=False)")
+        """Send a re-INVITE with a fresh offer, adding or removing video (screen: not yet)."""
+        if not enableAudio or enableScreen:
+            logger.info("updateCall: voipkit keeps audio in a call and has no screen "
+                        "sharing yet (enableAudio=True, enableScreen=False)")
             return ErrorCode.INVALID_ARGUMENT
-        return self._with_call(sessionId, lambda call: call.update())
+        video = self._check_video_call(bool(enableVideo), "updateCall")
+        return self._with_call(sessionId, lambda call: call.update(
+            video=video if (video or call.video is not None) else None))
 
     def hold(self, sessionId: int) -> int:
         """Put the call on hold (re-INVITE with a=sendonly)."""
@@ -636,9 +637,14 @@ class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOF
 
     def muteSession(self, sessionId: int, muteIncomingAudio: bool, muteOutgoingAudio: bool,
                     muteIncomingVideo: bool, muteOutgoingVideo: bool) -> int:
-        """Mute the call's audio either way (calls have no video to mute)."""
-        return self._with_call(sessionId, lambda call: call.mute(
-            incoming=bool(muteIncomingAudio), outgoing=bool(muteOutgoingAudio)))
+        """Mute the call's audio and video either way."""
+        def mute(call: Call) -> Any:
+            if call.video is not None:
+                call.video.mute(incoming=bool(muteIncomingVideo),
+                                outgoing=bool(muteOutgoingVideo))
+            return call.mute(incoming=bool(muteIncomingAudio),
+                             outgoing=bool(muteOutgoingAudio))
+        return self._with_call(sessionId, mute)
 
     def forwardCall(self, sessionId: int, forwardTo: str) -> int:
         """Redirect an incoming call with 302 to ``forwardTo``."""
@@ -721,8 +727,8 @@ class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOF
         session_id = self._sessions.add(call)
         text = message_text(event.request)
         audio, has_audio, has_video = media_summary(body_of(text), self._codecs())
-        self._post(self._callbacks.onInviteIncoming, session_id, *_parties(call), audio, "",
-                   has_audio, has_video, text)
+        self._post(self._callbacks.onInviteIncoming, session_id, *_parties(call), audio,
+                   self._video_names(text), has_audio, has_video, text)
 
     def _trying(self, event: CallTrying) -> None:
         self._post(self._callbacks.onInviteTrying, event.call.id)
@@ -731,8 +737,8 @@ class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOF
         text = message_text(event.response)
         if event.status == 183:
             audio, has_audio, has_video = media_summary(body_of(text), self._codecs())
-            self._post(self._callbacks.onInviteSessionProgress, event.call.id, audio, "",
-                       event.early_media, has_audio, has_video, text)
+            self._post(self._callbacks.onInviteSessionProgress, event.call.id, audio,
+                       self._video_names(text), event.early_media, has_audio, has_video, text)
         else:
             self._post(self._callbacks.onInviteRinging, event.call.id, event.reason,
                        event.status, text)
@@ -742,8 +748,8 @@ class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOF
         text = message_text(event.response)
         audio, has_audio, has_video = media_summary(body_of(text), self._codecs())
         self._post(self._callbacks.onInviteAnswered, call.id, *_parties(call),
-                   audio or call.codec_names, "", has_audio or bool(call.codec_names),
-                   has_video, text)
+                   audio or call.codec_names, self._video_names(text),
+                   has_audio or bool(call.codec_names), has_video, text)
 
     def _failure(self, event: CallFailure) -> None:
         call = event.call
@@ -759,8 +765,9 @@ class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOF
         call = event.call
         text = message_text(event.message)
         audio, has_audio, has_video = media_summary(body_of(text), self._codecs())
-        self._post(self._callbacks.onInviteUpdated, call.id, audio or call.codec_names, "",
-                   has_audio or bool(call.codec_names), has_video, False, text)
+        video_names, has_video = self._video_state(call, text, has_video)
+        self._post(self._callbacks.onInviteUpdated, call.id, audio or call.codec_names,
+                   video_names, has_audio or bool(call.codec_names), has_video, False, text)
 
     def _connected(self, event: CallConnected) -> None:
         self._post(self._callbacks.onInviteConnected, event.call.id)

@@ -11,7 +11,8 @@ encodes and decodes here, but voipkit has no VP9 payload format (RFC 9628) yet, 
 there is no VP9 row (docs/codecs.md).
 
 H.264 (RFC 6184 §8.1): ``profile-level-id`` 42e01f (constrained baseline, level 3.1)
-and ``packetization-mode`` 1 are offered. The packetization mode used to send follows
+with ``packetization-mode`` 1, then again with mode 0 on the next payload type, are
+offered. The packetization mode used to send follows
 the peer's fmtp (0 when absent, RFC 6184 §8.1); in mode 0 x264 cuts slices to fit the
 MTU (``slice-max-size``), because single NAL unit mode cannot fragment.
 """
@@ -194,6 +195,8 @@ class VideoCodecSpec:
     fmtp: Mapping[str, str] = field(default_factory=dict)
     rtcp_fb: tuple[str, ...] = RTCP_FEEDBACK
     clock_rate: int = VIDEO_CLOCK_RATE
+    alternatives: tuple[Mapping[str, str], ...] = ()
+    "More fmtp variants offered after ``fmtp``, each on its own dynamic payload type."
 
     def available(self) -> bool:
         """Can this PyAV build both encode and decode the codec?"""
@@ -208,6 +211,14 @@ class VideoCodecSpec:
             encoding=self.name, clock_rate=self.clock_rate,
             payload_type=self.preferred_payload_type if payload_type is None else payload_type,
             fmtp=dict(self.fmtp), kind="video", rtcp_fb=self.rtcp_fb)
+
+    def capabilities(self, payload_type: int | None = None) -> list[CodecCapability]:
+        """The row and its ``alternatives`` as SDP offers them (the alternatives take the
+        next free dynamic payload types)."""
+        return [self.capability(payload_type)] + [
+            CodecCapability(encoding=self.name, clock_rate=self.clock_rate, fmtp=dict(fmtp),
+                            kind="video", rtcp_fb=self.rtcp_fb)
+            for fmtp in self.alternatives]
 
     def payload_format(self, *, mtu: int = DEFAULT_MTU,
                        remote_fmtp: Mapping[str, str] | None = None) -> PayloadFormat:
@@ -229,7 +240,7 @@ class VideoCodecSpec:
             if _h264_mode(fmtp) == 0:
                 options["x264-params"] = f"slice-max-size={max_payload_for_mtu(settings.mtu)}"
             return VideoEncoder(self.encoder_name, settings, options, _strip_sei)
-        options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0",
+        options = {"deadline": "realtime", "cpu-used": "16", "lag-in-frames": "0",
                    "error-resilient": "1"}
         return VideoEncoder(self.encoder_name, settings, options)
 
@@ -240,7 +251,10 @@ class VideoCodecSpec:
 H264 = VideoCodecSpec(
     name="H264", preferred_payload_type=125, encoder_name="libx264", decoder_name="h264",
     fmtp=MappingProxyType({"profile-level-id": "42e01f", "packetization-mode": "1",
-                           "level-asymmetry-allowed": "1"}))
+                           "level-asymmetry-allowed": "1"}),
+    # Single NAL unit mode too: peers such as baresip 1.0 (avcodec) accept only mode 0.
+    alternatives=(MappingProxyType({"profile-level-id": "42e01f", "packetization-mode": "0",
+                                    "level-asymmetry-allowed": "1"}),))
 VP8 = VideoCodecSpec(name="VP8", preferred_payload_type=120, encoder_name="libvpx",
                      decoder_name="vp8")
 
@@ -265,7 +279,7 @@ class VideoCodecRegistry:
         return None
 
     def capabilities(self) -> list[CodecCapability]:
-        return [spec.capability() for spec in self._specs]
+        return [cap for spec in self._specs for cap in spec.capabilities()]
 
 
 DEFAULT_VIDEO_CODECS = VideoCodecRegistry([H264, VP8])

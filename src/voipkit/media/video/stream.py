@@ -218,6 +218,19 @@ class VideoStream:
         if self._encoder is not None:
             self._encoder.set_bitrate(bitrate)
 
+    def set_settings(self, settings: VideoEncoderSettings) -> None:
+        """New size, frame rate, bit rate or MTU for what we send (the peer's fmtp is
+        kept). SSRC and sequence numbers continue; the next frame is a key frame from a
+        new encoder."""
+        settings = replace(settings, remote_fmtp=self._config.settings.remote_fmtp)
+        if settings == self._config.settings:
+            return
+        self._config = replace(self._config, settings=settings)
+        self._encoder = None
+        self._payload = self._config.codec.payload_format(
+            mtu=settings.mtu, remote_fmtp=settings.remote_fmtp)
+        self._keyframe_wanted = True
+
     def send_frame(self, frame: VideoFrame, *, now: float) -> list[bytes]:
         """Encode one captured frame and return its RTP datagrams (none when the
         stream does not send). The RTP timestamp is 90 kHz time since the first frame."""
