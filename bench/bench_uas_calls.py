@@ -124,7 +124,8 @@ def ladder(command: list[str], port: int, rates: list[int], seconds: int) -> lis
             for rate in rates:
                 level = run_level(uas.pid, port, rate, seconds, Path(tmp))
                 levels.append(level)
-                print(f"    {rate:>5} calls/s offered: {level.successful} ok, {level.failed} failed,"
+                print(f"    {rate:>5} calls/s offered: {level.successful} ok,"
+                      f" {level.failed} failed,"
                       f" {level.retransmissions} retrans, CPU {level.cpu_percent:.0f}%,"
                       f" RSS {level.rss_mb:.0f} MB", flush=True)
                 if not level.clean:

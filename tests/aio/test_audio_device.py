@@ -22,10 +22,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import voipkit.aio.audio_device as audio_device_module
 from voipkit.aio.audio_device import (
     VIRTUAL_DEVICE,
     VirtualAudioDevice,
     list_devices,
+    rescan_devices,
     sounddevice_available,
 )
 from voipkit.media.frames import Pcm, dominant_frequency
@@ -101,7 +103,14 @@ def test_ptime_must_be_whole_samples() -> None:
         loop.close()
 
 
-def test_list_devices_without_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def unscanned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget the kept PortAudio list before and after a test that fakes sounddevice."""
+    monkeypatch.setattr(audio_device_module, "_scanned", None)
+
+
+def test_list_devices_without_portaudio(monkeypatch: pytest.MonkeyPatch,
+                                        unscanned: None) -> None:
     broken = types.ModuleType("sounddevice")
 
     def query_devices() -> list[dict[str, object]]:
@@ -112,17 +121,24 @@ def test_list_devices_without_portaudio(monkeypatch: pytest.MonkeyPatch) -> None
     assert list_devices() == [VIRTUAL_DEVICE]
     assert not sounddevice_available()
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # import fails
+    rescan_devices()
     assert list_devices() == [VIRTUAL_DEVICE]
 
 
-def test_list_devices_with_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_list_devices_with_portaudio(monkeypatch: pytest.MonkeyPatch, unscanned: None) -> None:
     fake = types.ModuleType("sounddevice")
-    fake.query_devices = lambda: [  # type: ignore[attr-defined]
-        {"name": "hw:0", "index": 0, "max_input_channels": 2, "max_output_channels": 0,
-         "default_samplerate": 48000.0},
-        {"name": "hw:1", "index": 1, "max_input_channels": 0, "max_output_channels": 2,
-         "default_samplerate": 44100.0},
-    ]
+    queries: list[int] = []
+
+    def query_devices() -> list[dict[str, object]]:
+        queries.append(1)
+        return [
+            {"name": "hw:0", "index": 0, "max_input_channels": 2, "max_output_channels": 0,
+             "default_samplerate": 48000.0},
+            {"name": "hw:1", "index": 1, "max_input_channels": 0, "max_output_channels": 2,
+             "default_samplerate": 44100.0},
+        ]
+
+    fake.query_devices = query_devices  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
     devices = list_devices()
     assert devices[0] == VIRTUAL_DEVICE
@@ -130,3 +146,4 @@ def test_list_devices_with_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
             for d in devices[1:]] == [(1, "hw:0", "portaudio", 2, 0),
                                       (2, "hw:1", "portaudio", 0, 1)]
     assert sounddevice_available()
+    assert len(queries) == 1  # PortAudio's list is kept until rescan_devices()

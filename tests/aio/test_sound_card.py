@@ -139,6 +139,7 @@ def audio_env(tmp_path: Path) -> Iterator[AudioEnv]:
             else:
                 os.environ[k] = v
         sounddevice._initialize()
+        rescan_devices()  # and forget the list kept from this test's environment
 
 
 def _index(devices: list[audio_device.AudioDeviceInfo], name: str) -> int:

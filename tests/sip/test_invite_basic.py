@@ -11,7 +11,9 @@ retransmissions are absorbed; crossing BYEs end both sides once.
 
 from __future__ import annotations
 
-from invite_helpers import ANSWER, OFFER, connect, make_call
+from dataclasses import replace
+
+from invite_helpers import ANSWER, CONFIG, OFFER, connect, make_call
 
 from voipkit.sip.usage.invite import (
     Answered,
@@ -54,7 +56,7 @@ def test_call_setup_and_caller_hangs_up() -> None:
     assert bob.offer_answer.remote == Body(OFFER, "application/sdp")
     alice.hangup(now=call.network.now)
     call.settle()
-    assert call.of("alice", Terminated) == [Terminated(alice.id, TerminationReason.BYE_LOCAL)]
+    assert call.of("alice", Terminated) == [Terminated(alice.id, TerminationReason.BYE_LOCAL, 200)]
     assert call.of("bob", Terminated) == [Terminated(bob.id, TerminationReason.BYE_REMOTE)]
     assert call.network.describe_delivered() == [
         "INVITE", "100 INVITE", "180 INVITE", "200 INVITE", "ACK", "BYE", "200 BYE"]
@@ -68,7 +70,7 @@ def test_callee_hangs_up() -> None:
     bob.hangup(now=call.network.now)
     call.settle()
     assert call.of("alice", Terminated) == [Terminated(alice.id, TerminationReason.BYE_REMOTE)]
-    assert call.of("bob", Terminated) == [Terminated(bob.id, TerminationReason.BYE_LOCAL)]
+    assert call.of("bob", Terminated) == [Terminated(bob.id, TerminationReason.BYE_LOCAL, 200)]
 
 
 def test_invite_without_sdp_offer_in_200_answer_in_ack() -> None:
@@ -109,6 +111,24 @@ def test_cancel_before_answer() -> None:
         Terminated(alice.id, TerminationReason.CANCELLED, 487)]
     assert call.network.describe_delivered()[-4:] == [
         "CANCEL", "200 CANCEL", "487 INVITE", "ACK"]
+
+
+def test_cancel_before_any_provisional_waits_for_the_held_back_100() -> None:
+    """RFC 3261 §9.1: the CANCEL goes out when the first provisional (here the
+    callee's 100, held back 0.1 s by ``trying_delay``) arrives."""
+    call = make_call(config=replace(CONFIG, trying_delay=0.1))
+    alice = call.dial()
+    call.settle()
+    assert call.network.describe_delivered() == ["INVITE"]
+    alice.cancel(now=call.network.now)
+    call.settle()
+    assert call.network.describe_delivered() == ["INVITE"]  # nothing to cancel yet
+    call.run(until=call.network.now + 0.1)
+    call.settle()
+    assert call.network.describe_delivered()[1:] == [
+        "100 INVITE", "CANCEL", "200 CANCEL", "487 INVITE", "ACK"]
+    assert call.of("alice", Terminated) == [
+        Terminated(alice.id, TerminationReason.CANCELLED, 487)]
 
 
 def test_reject_486() -> None:
@@ -190,8 +210,8 @@ def test_bye_crossing() -> None:
     alice.hangup(now=call.network.now)
     bob.hangup(now=call.network.now)
     call.settle()
-    assert call.of("alice", Terminated) == [Terminated(alice.id, TerminationReason.BYE_LOCAL)]
-    assert call.of("bob", Terminated) == [Terminated(bob.id, TerminationReason.BYE_LOCAL)]
+    assert call.of("alice", Terminated) == [Terminated(alice.id, TerminationReason.BYE_LOCAL, 200)]
+    assert call.of("bob", Terminated) == [Terminated(bob.id, TerminationReason.BYE_LOCAL, 200)]
     assert not call.alice.usages and not call.bob.usages
 
 

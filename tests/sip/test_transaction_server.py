@@ -60,11 +60,28 @@ def test_non_invite_absorbs_and_resends_until_timer_j() -> None:
     (first,) = core.datagrams_to_send()
     assert first.destination == ALICE
     deliver(core, request, source=ALICE, now=2.0)  # Completed: resend the final
-    assert core.datagrams_to_send() == [first]
+    (again,) = core.datagrams_to_send()
+    # the same bytes to the same place; the parsed response was shed with the request
+    assert (again.destination, again.data, again.message) == (ALICE, first.data, None)
     assert core.counters["absorbed_request"] == 2
     assert core.get_timer() == 33.0  # Timer J = 64*T1 over UDP
     core.handle_timer(now=33.0)
     assert core.server_transaction(event.transaction) is None
+
+
+def test_a_finished_server_transaction_keeps_only_what_it_resends() -> None:
+    """Completed (non-INVITE) and Accepted (INVITE 2xx) drop the parsed messages."""
+    core = bob()
+    deliver(core, with_via(options()), source=ALICE, now=0.0)
+    event = received(core)
+    tx = core.server_transaction(event.transaction)
+    assert tx is not None and tx.request is event.request and not tx.shed
+    core.send_response(core.create_response(event.request, 200), now=1.0)
+    assert tx.shed and tx.last_response is None and tx.method == "OPTIONS"
+    with pytest.raises(LocalProtocolError, match="final response"):
+        tx.request  # noqa: B018 - the property raises
+    with pytest.raises(LocalProtocolError, match="COMPLETED"):
+        core.send_response(core.create_response(event.request, 200), now=1.5)
 
 
 def test_non_invite_over_tcp_has_no_timer_j() -> None:
@@ -89,6 +106,47 @@ def test_invite_sends_100_and_resends_it_for_retransmissions() -> None:
     deliver(core, request, source=ALICE, now=0.5)
     assert core.datagrams_to_send() == [trying]
     assert drain_events(core) == []
+
+
+def held_back_trying_core() -> UserAgentCore:
+    core = UserAgentCore(config=CoreConfig(auto_options=False, trying_delay=0.2),
+                         ids=SequentialIds("b"))
+    core.add_local_address(UDP, "192.0.2.2", 5060)
+    return core
+
+
+def test_held_back_100_is_not_sent_when_the_tu_answers_in_time() -> None:
+    core = held_back_trying_core()
+    deliver(core, with_via(invite()), source=ALICE, now=0.0)
+    assert core.datagrams_to_send() == []
+    assert core.get_timer() == 0.2
+    event = received(core)
+    core.send_response(core.create_response(event.request, 180), now=0.15)
+    (ringing,) = core.datagrams_to_send()
+    assert sent_response(ringing).status == 180
+    core.handle_timer(now=0.2)
+    assert core.datagrams_to_send() == []
+
+
+def test_held_back_100_goes_out_at_its_deadline_or_on_a_retransmission() -> None:
+    core = held_back_trying_core()
+    deliver(core, with_via(invite()), source=ALICE, now=0.0)
+    received(core)
+    core.handle_timer(now=0.19)
+    assert core.datagrams_to_send() == []
+    core.handle_timer(now=0.2)
+    (trying,) = core.datagrams_to_send()
+    assert sent_response(trying).status == 100
+
+    core = held_back_trying_core()
+    request = with_via(invite(), branch="z9hG4bK-x2")
+    deliver(core, request, source=ALICE, now=0.0)
+    received(core)
+    deliver(core, request, source=ALICE, now=0.1)  # retransmitted before the deadline
+    (trying,) = core.datagrams_to_send()
+    assert sent_response(trying).status == 100
+    core.handle_timer(now=0.2)
+    assert core.datagrams_to_send() == []  # once only
 
 
 def test_timer_g_resends_final_capped_at_t2_then_timer_h() -> None:

@@ -142,8 +142,24 @@ VIRTUAL_DEVICE = AudioDeviceInfo(
     max_input_channels=1, max_output_channels=1, default_sample_rate=8000.0)
 
 
+_scanned: list[dict[str, Any]] | None = None
+"""PortAudio's list as last queried (PortAudio itself fixes it until ``rescan_devices``)."""
+
+
 def _portaudio_devices() -> list[dict[str, Any]]:
-    """PortAudio's device list, or [] when sounddevice or PortAudio is missing."""
+    """PortAudio's device list, or [] when sounddevice or PortAudio is missing.
+
+    Queried once and kept (every call opens a device: a failed import or a
+    PortAudio query per call cost a busy UAS ~7 % of its time); ``rescan_devices``
+    forgets it.
+    """
+    global _scanned
+    if _scanned is None:
+        _scanned = _query_portaudio()
+    return [dict(d) for d in _scanned]
+
+
+def _query_portaudio() -> list[dict[str, Any]]:
     try:
         sd = importlib.import_module("sounddevice")
         devices = sd.query_devices()
@@ -164,6 +180,8 @@ def rescan_devices() -> None:
     Call it while a JACK server PortAudio joined is still up: libjack aborts
     the process when PortAudio leaves a server that has gone away.
     """
+    global _scanned
+    _scanned = None
     try:
         sd = importlib.import_module("sounddevice")
     except (ImportError, OSError):
@@ -212,6 +230,10 @@ def recording_devices() -> list[AudioDeviceInfo]:
 def playout_devices() -> list[AudioDeviceInfo]:
     """The sound cards that can play, in PortAudio's order (``getPlayoutDeviceName(i)``)."""
     return [d for d in list_devices() if d.kind == "portaudio" and d.max_output_channels > 0]
+
+
+def _no_tick(deadline: float) -> None:
+    """The callback of a stopped device's clock (never called: the clock is stopped)."""
 
 
 class VirtualAudioDevice:
@@ -267,11 +289,13 @@ class VirtualAudioDevice:
 
     def start(self, at: float | None = None) -> float:
         """Start the device; the first frame is at ``at`` (default now). Returns that time."""
+        self.clock.callback = self._tick
         return self.clock.start(at)
 
     def stop(self) -> None:
         """Stop moving frames (sources and sinks stay open; close them yourself)."""
         self.clock.stop()
+        self.clock.callback = _no_tick  # no device <-> clock cycle once stopped
 
     def _tick(self, deadline: float) -> None:
         n, rate = self.frame_samples, self.sample_rate

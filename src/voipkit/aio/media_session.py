@@ -63,6 +63,7 @@ import dataclasses
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from types import TracebackType
 
@@ -139,7 +140,7 @@ class _Microphone:
     """
 
     def __init__(self, session: AudioSession) -> None:
-        self._session = session
+        self._session = weakref.proxy(session)  # no cycle: a closed call is freed at once
 
     def read_frame(self, samples: int, sample_rate: int) -> Pcm:
         session = self._session
@@ -159,7 +160,7 @@ class _Playout:
     to the speaker (the device's output, ``speaker``) silenced while ``speaker_muted``."""
 
     def __init__(self, session: AudioSession) -> None:
-        self._session = session
+        self._session = weakref.proxy(session)
 
     def read_frame(self, samples: int, sample_rate: int) -> Pcm:
         session = self._session
@@ -445,7 +446,8 @@ class AudioSession:
             capture=self._source, playout=_Playout(self), on_capture=self._on_capture,
             playout_source=_Playout(self), settings=self.device_settings)
         self._mute_card_microphone()
-        self._device.start()
+        # the first frame is the first ptime of sound, ready when that ptime has passed
+        self._device.start(self._loop.time() + cfg.ptime)
 
     def stop(self) -> None:
         """Stop the media clock (sockets, recorder and player stay open)."""
@@ -804,8 +806,11 @@ class AudioSession:
                 self._device.stop()
             if self._chain is not None:
                 self._chain.close()
-            if self._stream is not None and not self._pair.closed:
-                self._send_rtcp(self._stream.build_bye(now=self._loop.time(), reason=reason))
+            stream = self._stream
+            # RFC 3550 §6.3.7: one that never sent RTP or RTCP MUST NOT send a BYE
+            if (stream is not None and not self._pair.closed
+                    and (stream.counters.packets_sent or stream.counters.rtcp_sent)):
+                self._send_rtcp(stream.build_bye(now=self._loop.time(), reason=reason))
         except Exception:
             logger.exception("sending RTCP BYE failed")
         finally:
@@ -818,6 +823,17 @@ class AudioSession:
                         self._source.close()
                 finally:
                     self._pair.close()
+                    self._unlink()
+
+    def _unlink(self) -> None:
+        """Drop what points back at this closed session (socket handlers, the device's
+        capture callback), so reference counting frees the call at once instead of
+        leaving a cycle for the garbage collector (which a busy UAS pays for)."""
+        self._pair.on_rtp = self._pair.on_rtcp = None
+        device, self._device = self._device, None
+        if device is not None:
+            device.on_capture = None
+            device.playout_source = None
 
     async def __aenter__(self) -> AudioSession:
         return self

@@ -139,6 +139,11 @@ class VideoSession:
         return self._closed
 
     @property
+    def ticks_skipped(self) -> int:
+        """Frame ticks the pacing clock skipped because the loop fell behind."""
+        return self._clock.skipped if self._clock is not None else 0
+
+    @property
     def registry(self) -> VideoCodecRegistry:
         return self._registry
 

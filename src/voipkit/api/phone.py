@@ -121,6 +121,11 @@ class _LocalSpeaker:
         self.speaker.write_frame(frame, sample_rate)
 
 
+TRYING_DELAY = 0.1
+"""Seconds an incoming INVITE waits for the application's 180/183/final response before the
+stack sends 100 Trying itself (RFC 3261 §17.2.1 needs it only past 200 ms)."""
+
+
 class Phone:
     """A SIP user agent: listeners, accounts, calls, and one event bus.
 
@@ -206,8 +211,10 @@ class Phone:
                                ciphers=tls.ciphers, cert_file=tls.cert_file, key_file=tls.key_file)
         self._transports = SipTransports(config=TransportConfig(tls=tls_config),
                                          trace=self._on_trace)
+        # a 100 only when the application takes more than TRYING_DELAY to ring or answer
         core_config = CoreConfig(timers=self.config.timers, user_agent=self.config.user_agent,
-                                 allow=ALLOW, supported=SUPPORTED, auto_options=False)
+                                 allow=ALLOW, supported=SUPPORTED, auto_options=False,
+                                 trying_delay=TRYING_DELAY)
         self._core = UserAgentCore(config=core_config, ids=self.ids)
         self._core.outgoing_hook = self.header_rules.apply
         self._manager = UsageManager(self._core, ids=self.ids)
@@ -417,7 +424,9 @@ class Phone:
         """RFC 3263 destinations for ``uri``, restricted to transports we listen on."""
         parsed = SipUri.parse(uri) if isinstance(uri, str) else uri
         if transport is not None and parsed.transport is None:
-            parsed.params["transport"] = transport.value.lower()
+            # a copy: the caller's URI (often a request's To) keeps its parameters
+            parsed = parsed.replace(params={**parsed.params,
+                                            "transport": transport.value.lower()})
         targets = prefer_ipv6_order(await self.driver.resolve(parsed), self.ipv6_priority)
         ours = {kind for kind, _, _ in self.listening}
         usable = [t for t in targets if t.transport in ours]

@@ -111,8 +111,9 @@ def server_key(request: Request, *, method: str | None = None) -> TransactionKey
 class TransactionSink(Protocol):
     """Where transactions put their output; the TransactionLayer implements it."""
 
-    def send(self, destination: Destination, message: Request | Response, data: bytes) -> None:
-        """Queue ``data`` (the serialized ``message``) for ``destination``."""
+    def send(self, destination: Destination, message: Request | Response | None,
+             data: bytes) -> None:
+        """Queue ``data`` (the serialized ``message``; None once a transaction shed it)."""
         ...
 
     def schedule(self, timer: TransactionTimer, at: float) -> None:

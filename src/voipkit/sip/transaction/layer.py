@@ -27,7 +27,7 @@ from voipkit.sip.transaction.keys import (
     client_key,
     server_key,
 )
-from voipkit.sip.transaction.server import ServerTransaction
+from voipkit.sip.transaction.server import ServerTransaction, response_index
 
 
 class TransactionUser(Protocol):
@@ -115,7 +115,8 @@ class TransactionLayer:
 
     # --- TransactionSink -------------------------------------------------------------
 
-    def send(self, destination: Destination, message: Request | Response, data: bytes) -> None:
+    def send(self, destination: Destination, message: Request | Response | None,
+             data: bytes) -> None:
         self._output(Outgoing(destination, data, message))
 
     def schedule(self, timer: TransactionTimer, at: float) -> None:
@@ -214,18 +215,6 @@ class TransactionLayer:
 
     # --- server side -----------------------------------------------------------------
 
-    @staticmethod
-    def _response_index(message: Request | Response) -> tuple[str, ...]:
-        top = message.via[0]
-        return (
-            message.call_id,
-            str(message.cseq.seq),
-            message.cseq.method,
-            message.from_.tag or "",
-            top.branch or "",
-            f"{top.host}:{top.port}".lower(),
-        )
-
     def match_request(self, request: Request) -> ServerTransaction | None:
         """RFC 3261 §17.2.3 (with the RFC 2543 fallback): the transaction of a request."""
         return self._servers.get(server_key(request))
@@ -258,7 +247,7 @@ class TransactionLayer:
             config=self.config, sink=self, now=now,
         )
         self._servers[key] = tx
-        self._by_response[self._response_index(request)] = tx
+        self._by_response[tx.response_index] = tx
         return tx
 
     def server(self, key: TransactionKey) -> ServerTransaction | None:
@@ -268,7 +257,7 @@ class TransactionLayer:
         """The server transaction a response from the TU belongs to."""
         if not response.via:
             return None
-        return self._by_response.get(self._response_index(response))
+        return self._by_response.get(response_index(response))
 
     # --- time and transport errors -----------------------------------------------------
 
@@ -322,7 +311,7 @@ class TransactionLayer:
         server = self._servers.get(key)
         if server is not None and server.state is State.TERMINATED:
             del self._servers[key]
-            index = self._response_index(server.request)
+            index = server.response_index
             if self._by_response.get(index) is server:
                 del self._by_response[index]
             self.counters["server_terminated"] += 1

@@ -5,11 +5,20 @@ server machines in ``fsm.py`` — sending the TU's responses, resending the
 last response when the request is retransmitted, Timers G, H, I, J and L, and
 where responses go (RFC 3261 §18.2.2 with RFC 3581 rport). Must not know:
 sockets, clocks, dialogs, or how the TU decides what to answer.
+
+Memory. Once the final response is out, an INVITE transaction in Accepted
+(RFC 6026 §7.1: Timer L, 64*T1) and a non-INVITE one in Completed (Timer J)
+only absorb retransmissions for 32 s: all they need is the key, where the
+response went and its bytes. They *shed* the parsed request and response
+then, so a UAS at 1,000 calls/s does not hold 64,000 parsed messages for the
+cyclic garbage collector to walk (``ServerTransaction.request`` raises after
+that; ``response_index`` and ``method`` stay).
 """
 
 from __future__ import annotations
 
 from voipkit.sip.addressing import Address, Destination, TransportKind, is_ip_literal
+from voipkit.sip.errors import LocalProtocolError
 from voipkit.sip.message import Request, Response, Via
 from voipkit.sip.timers import TimerConfig, TimerName
 from voipkit.sip.transaction.client import Outcome, Verdict
@@ -30,6 +39,23 @@ _TIMER_INPUT = {
     TimerName.J: Input.TIMER_J,
     TimerName.L: Input.TIMER_L,
 }
+
+
+def response_index(message: Request | Response) -> tuple[str, ...]:
+    """What ties a response from the TU to the server transaction of its request.
+
+    Call-ID, CSeq, From tag and the top Via's branch and sent-by: a response
+    copies all of them from the request (RFC 3261 §8.2.6.2).
+    """
+    top = message.via[0]
+    return (
+        message.call_id,
+        str(message.cseq.seq),
+        message.cseq.method,
+        message.from_.tag or "",
+        top.branch or "",
+        f"{top.host}:{top.port}".lower(),
+    )
 
 
 def response_destination(via: Via, source: Address, transport: TransportKind) -> Destination:
@@ -74,7 +100,9 @@ class ServerTransaction:
         now: float,
     ) -> None:
         self.key = key
-        self.request = request
+        self._request: Request | None = request
+        self.method = request.method
+        self.response_index = response_index(request)
         self.source = source
         self.transport = transport
         self.invite = request.method == "INVITE"
@@ -92,6 +120,29 @@ class ServerTransaction:
     def terminated(self) -> bool:
         return self.state is State.TERMINATED
 
+    @property
+    def request(self) -> Request:
+        """The request that created this transaction, until the final response is out.
+
+        Raises:
+            LocalProtocolError: the transaction has shed it (see the module
+                docstring): nothing can be sent through it any more.
+        """
+        if self._request is None:
+            raise LocalProtocolError(
+                f"the {self.method} server transaction {self.key} has sent its final "
+                "response; its request is no longer kept")
+        return self._request
+
+    @property
+    def shed(self) -> bool:
+        """True once only the key, destination and response bytes are kept."""
+        return self._request is None
+
+    def _shed(self) -> None:
+        self._request = None
+        self.last_response = None
+
     def _start(self, name: TimerName, at: float) -> None:
         self._sink.schedule(TransactionTimer(self.key, name), at)
 
@@ -104,7 +155,7 @@ class ServerTransaction:
         self._stop(*_TIMER_INPUT)
 
     def _resend(self) -> None:
-        if self.last_response is not None:
+        if self._data:
             self._sink.send(self.destination, self.last_response, self._data)
 
     def send_response(self, response: Response, *, now: float) -> None:
@@ -124,12 +175,14 @@ class ServerTransaction:
             return
         timeout = self._config.transaction_timeout
         if self.state is State.ACCEPTED:
+            self._shed()  # the core resends the 2xx itself until the ACK (RFC 6026 §7.1)
             self._start(TimerName.L, now + timeout)
         elif self.state is State.COMPLETED and self.invite:
             if not self._reliable:
                 self._start(TimerName.G, now + self._config.t1)
             self._start(TimerName.H, now + timeout)
         elif self.state is State.COMPLETED:
+            self._shed()
             delay = self._config.timer_j_for(reliable=self._reliable)
             if delay > 0:
                 self._start(TimerName.J, now + delay)
@@ -180,9 +233,14 @@ class ServerTransaction:
         return Outcome.TIMED_OUT if name is TimerName.H else Outcome.NONE
 
     def transport_error(self) -> Outcome:
-        """The transport could not deliver a response of this transaction."""
+        """The transport could not deliver a response of this transaction.
+
+        After the final response (a shed transaction) the TU has nothing left
+        to do about it: the machine ends quietly (RFC 3261 §17.2.4's "SHOULD
+        inform the TU" matters while the TU can still answer).
+        """
         new_state = step(self._table, self.state, Input.TRANSPORT_ERROR)
         if new_state is None:
             return Outcome.NONE
         self._terminate()
-        return Outcome.TRANSPORT_FAILED
+        return Outcome.NONE if self.shed else Outcome.TRANSPORT_FAILED

@@ -692,7 +692,12 @@ class InviteSession(Usage):
         elif key == self._reinvite_key:
             self._on_reinvite_response(event, now=now)
         elif key == self._bye_key and response.status >= 200:
-            self._terminate(self._terminated_reason or TerminationReason.BYE_LOCAL)
+            # a plain hang-up carries the BYE's final status (200, 481 ...): a REFER with
+            # method=BYE reports it to the referrer
+            if self._terminated_reason is None:
+                self._terminate(TerminationReason.BYE_LOCAL, response.status)
+            else:
+                self._terminate(self._terminated_reason)
         elif key in self._info_keys and response.status >= 200:
             self._info_keys.discard(key)
             self.host.emit(InfoResponded(self.id, response.status, response))
@@ -764,8 +769,8 @@ class InviteSession(Usage):
                 else:
                     self._send_prack(event.dialog, rack, None, now=now)
         self._provisional_seen = True
-        if self._cancel_wanted and self.state is SessionState.CALLING:
-            self._send_cancel(now=now)
+        if self._cancel_wanted and self.state is SessionState.CANCELLING:
+            self._send_cancel(now=now)  # hangUp came before any provisional (§9.1)
 
     def _on_invite_2xx(self, event: ResponseReceived, *, now: float) -> None:
         response = event.response
@@ -1493,7 +1498,11 @@ class InviteSession(Usage):
             self.host.emit(Failed(self.id, None, reason.value, None))
             self._terminate(reason)
         elif key == self._bye_key:
-            self._terminate(self._terminated_reason or TerminationReason.BYE_LOCAL)
+            if self._terminated_reason is None:
+                self._terminate(TerminationReason.BYE_LOCAL,
+                                408 if reason is TerminationReason.TIMEOUT else 503)
+            else:
+                self._terminate(self._terminated_reason)
         elif key == self._reinvite_key or key in self._refresh_keys:
             self._reinvite_key = None
             self._refresh_keys.discard(key)
