@@ -35,6 +35,7 @@ from voipkit.media.video import (
     VideoFrame,
     VideoStream,
     VideoStreamConfig,
+    rotate,
 )
 from voipkit.sdp import NegotiatedMedia
 
@@ -89,6 +90,8 @@ class VideoSession:
         "Called with each frame as it is encoded and sent."
         self.send_muted = False
         self.receive_muted = False
+        self.rotation = 0
+        "Degrees (0, 90, 180, 270) the frames are turned clockwise before they are sent."
         self._stream: VideoStream | None = None
         self._clock: MediaClock | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -235,6 +238,8 @@ class VideoSession:
             return
         if not self.send_muted:
             frame = self.source.read_frame()
+            if frame is not None and self.rotation:
+                frame = rotate(frame, self.rotation)
             if frame is not None:
                 for datagram in stream.send_frame(frame, now=now):
                     self._pair.send_rtp(datagram)
