@@ -227,8 +227,16 @@ class VideoSession:
         self._stream = None
 
     def request_keyframe(self) -> None:
+        """Make the next frame we send a key frame."""
         if self._stream is not None:
             self._stream.request_keyframe()
+
+    def request_remote_keyframe(self) -> bool:
+        """Send a PLI now asking the peer for a key frame (False: no peer stream yet)."""
+        if self._stream is None or not self._stream.request_remote_keyframe():
+            return False
+        self._after_input()
+        return True
 
     # -- the loop ------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Proves (frames every 1/32 s, binary-exact times, an in-memory link):
 - with no loss, every sent frame is decoded, PSNR >= 30 dB, for H.264 and VP8; the
-  first frame is a key frame and SR/RR reports parse;
+  first frame is a key frame and SR/RR reports parse; an explicit PLI
+  (request_remote_keyframe) brings the next key frame;
 - a dropped packet is NACKed at exactly arrival + delay, the sender retransmits the
   stored datagram, and the frame is decoded with no PLI and no dropped frame;
 - without NACK, the receiver skips the hole after ``max_wait``, drops frames until a key
@@ -68,7 +69,14 @@ def test_frames_arrive_intact(spec: VideoCodecSpec) -> None:
             bob.receive_rtp(datagram, arrival=now)
         scores += [psnr(source, frame) for frame in bob.pop_frames()]
     assert len(scores) == 6 and min(scores) >= 30, scores
-    assert alice.counters.keyframes_sent == 1
+    assert alice.counters.keyframes_sent == 1 and bob.counters.keyframes_received == 1
+    assert alice.request_remote_keyframe() is False  # alice has heard no stream yet
+    assert bob.request_remote_keyframe() is True  # an explicit PLI, decoder state aside
+    (feedback,) = bob.rtcp_to_send()
+    alice.receive_rtcp(feedback, arrival=6 * TICK)
+    for datagram in alice.send_frame(pattern_frame(W, H, 6), now=6 * TICK):
+        bob.receive_rtp(datagram, arrival=6 * TICK)
+    assert bob.counters.keyframes_received == 2 and alice.counters.plis_received == 1
     assert bob.counters.frames_dropped == 0 and bob.get_timer() is None
     report = parse_rtcp(alice.build_rtcp(now=6 * TICK))
     assert isinstance(report[0], RtcpSrPacket) and report[0].packet_count > 6

@@ -142,6 +142,7 @@ class VideoCounters:
     keyframes_sent: int = 0
     packets_sent: int = 0
     frames_received: int = 0
+    keyframes_received: int = 0
     frames_decoded: int = 0
     frames_dropped: int = 0
     packets_received: int = 0
@@ -305,6 +306,7 @@ class VideoStream:
         assert self._decoder is not None
         for frame in frames:
             self.counters.frames_received += 1
+            self.counters.keyframes_received += frame.keyframe
             if frame.after_loss and not frame.keyframe:
                 self._waiting_for_keyframe = True
             if self._waiting_for_keyframe and not frame.keyframe:
@@ -319,6 +321,15 @@ class VideoStream:
             self._pli_due = None
             self.counters.frames_decoded += len(decoded)
             self._frames += decoded
+
+    def request_remote_keyframe(self) -> bool:
+        """Queue a PLI asking the peer for a key frame now (RFC 4585 §6.3.1), whatever
+        the decoder's state; False when no peer stream is known yet."""
+        if self._remote_ssrc is None:
+            return False
+        self._feedback.append(RtcpPliPacket(self.ssrc, self._remote_ssrc))
+        self.counters.plis_sent += 1
+        return True
 
     def _ask_keyframe(self, now: float) -> None:
         """Queue a PLI now unless one was sent less than ``pli_interval`` ago."""
