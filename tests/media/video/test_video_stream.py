@@ -11,7 +11,10 @@ Proves (frames every 1/32 s, binary-exact times, an in-memory link):
   next frame is a key frame and decoding resumes;
 - FIR with a new command sequence number asks for a key frame, a repeated one does not;
 - with SRTP keys both ways, frames and retransmissions pass; a recvonly stream sends
-  nothing.
+  nothing;
+- a peer that restarts its stream (new SSRC) is followed once the old SSRC has been
+  silent for ``ssrc_timeout`` (exactly), or at once after its RTCP BYE; before that the
+  new SSRC's packets are counted as foreign and dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pytest
 
 from voipkit.base.ids import SequentialIds
 from voipkit.media.rtcp import (
+    RtcpByePacket,
     RtcpFirPacket,
     RtcpNackPacket,
     RtcpPliPacket,
@@ -180,3 +184,43 @@ def test_srtp_and_direction() -> None:
     quiet = VideoStream(replace(alice.config, direction=Direction.RECVONLY, local_crypto=None,
                                 remote_crypto=None), ids=SequentialIds("q"))
     assert quiet.send_frame(pattern_frame(W, H, 0), now=0) == []
+
+
+def skipped_ids(count: int) -> SequentialIds:
+    """Ids whose SSRCs differ from a fresh SequentialIds' (they all count from 1)."""
+    ids = SequentialIds("x")
+    for _ in range(count):
+        ids.ssrc()
+    return ids
+
+
+def test_a_restarted_peer_stream_is_followed() -> None:
+    alice, bob = pair(VP8)
+    for i in range(2):
+        for datagram in alice.send_frame(pattern_frame(W, H, i), now=i * TICK):
+            bob.receive_rtp(datagram, arrival=i * TICK)
+    assert len(bob.pop_frames()) == 2 and bob.remote_ssrc == alice.ssrc
+    restarted = VideoStream(alice.config, ids=skipped_ids(20))
+    assert restarted.ssrc != alice.ssrc
+    last = 1 * TICK  # the old SSRC's last packet
+    for datagram in restarted.send_frame(pattern_frame(W, H, 10), now=last + 0.25):
+        bob.receive_rtp(datagram, arrival=last + 0.25)
+    assert bob.pop_frames() == [] and bob.counters.foreign_ssrc > 0
+    for datagram in restarted.send_frame(pattern_frame(W, H, 11), now=last + 0.5):
+        bob.receive_rtp(datagram, arrival=last + 0.5)  # 0.5 s of silence: switch
+    assert bob.remote_ssrc == restarted.ssrc
+    # frame 11 is no key frame (10 was, and was dropped): a PLI asks for one
+    assert bob.pop_frames() == [] and bob.counters.plis_sent == 1
+    (feedback,) = bob.rtcp_to_send()
+    restarted.receive_rtcp(feedback, arrival=last + 0.5)
+    for datagram in restarted.send_frame(pattern_frame(W, H, 12), now=last + 0.53125):
+        bob.receive_rtp(datagram, arrival=last + 0.53125)
+    (frame,) = bob.pop_frames()
+    assert psnr(pattern_frame(W, H, 12), frame) >= 30
+    # BYE: the next source is taken at once
+    third = VideoStream(alice.config, ids=skipped_ids(30))
+    bye = bytes(RtcpByePacket((restarted.ssrc,)))
+    bob.receive_rtcp(bye, arrival=last + 0.6)
+    for datagram in third.send_frame(pattern_frame(W, H, 20), now=last + 0.6):
+        bob.receive_rtp(datagram, arrival=last + 0.6)
+    assert bob.remote_ssrc == third.ssrc and len(bob.pop_frames()) == 1
