@@ -29,6 +29,7 @@ from voipkit.base.ids import IdSource, RandomIds
 from voipkit.media.rtp import is_rtcp
 from voipkit.media.video import (
     DEFAULT_VIDEO_CODECS,
+    MAX_MTU,
     PatternSource,
     VideoCodecRegistry,
     VideoEncoderSettings,
@@ -113,7 +114,8 @@ class VideoSession:
         """
         running = loop if loop is not None else asyncio.get_running_loop()
         pair = RtpSocketPair.open(local_ip, port_range=port_range, loop=running,
-                                  symmetric=symmetric, first_port=first_port, dscp=dscp)
+                                  symmetric=symmetric, first_port=first_port, dscp=dscp,
+                                  recv_buffer_size=MAX_MTU + 1)
         return cls(pair, ids=ids if ids is not None else RandomIds(), loop=running,
                    registry=registry)
 
@@ -227,8 +229,16 @@ class VideoSession:
         self._stream = None
 
     def request_keyframe(self) -> None:
+        """Make the next frame we send a key frame."""
         if self._stream is not None:
             self._stream.request_keyframe()
+
+    def request_remote_keyframe(self) -> bool:
+        """Send a PLI now asking the peer for a key frame (False: no peer stream yet)."""
+        if self._stream is None or not self._stream.request_remote_keyframe():
+            return False
+        self._after_input()
+        return True
 
     # -- the loop ------------------------------------------------------------------------
 
