@@ -36,9 +36,9 @@ from voipkit.api import (
     PresenceSubscribeReceived,
     SubscriptionEnded,
     SubscriptionFailure,
-    SubscriptionRefreshFailure,
     SubscriptionNotified,
     SubscriptionNotifyRejected,
+    SubscriptionRefreshFailure,
 )
 
 if TYPE_CHECKING:

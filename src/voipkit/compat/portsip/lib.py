@@ -70,6 +70,7 @@ from voipkit.compat.portsip.enums import (
     TRANSPORT_TYPE,
 )
 from voipkit.compat.portsip.presence import PresenceFunctions
+from voipkit.compat.portsip.screen import ScreenFunctions
 from voipkit.compat.portsip.sessions import (
     SessionTable,
     body_of,
@@ -114,7 +115,7 @@ class StringBuilder:
 
 
 class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOFunctions,
-                 DeviceFunctions, VideoFunctions, VideoConferenceFunctions):
+                 DeviceFunctions, VideoFunctions, VideoConferenceFunctions, ScreenFunctions):
     """PortSIP-compatible facade over ``voipkit.api``.
 
     Vendor contract: methods return 0 (or a new id > 0) on success and a negative

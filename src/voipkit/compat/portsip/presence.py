@@ -31,8 +31,8 @@ from voipkit.api import (
     PresenceSubscribeReceived,
     SubscriptionEnded,
     SubscriptionFailure,
-    SubscriptionRefreshFailure,
     SubscriptionNotified,
+    SubscriptionRefreshFailure,
 )
 from voipkit.api.errors import NotFoundError
 from voipkit.compat.portsip.codes import ErrorCode
