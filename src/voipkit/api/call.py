@@ -655,6 +655,7 @@ class Call:
         self._configure([s for s in streams if s.kind == "audio"])
         if self.video is not None:
             self.video.configure(streams, start=self.state is CallState.CONNECTED)
+            self.video.adjust_answer(answer)
         return bytes(answer)
 
     def _apply_answer(self, data: bytes, *, early: bool) -> None:
