@@ -261,7 +261,8 @@ async def out_of_dialog_refer(phone: Phone, replaces: Call, method: str | None, 
     client = rf.ReferClient.out_of_dialog(
         phone.manager, request_uri=str(request_uri), from_=local, to=NameAddr(request_uri),
         contact=phone.contact(transport, user), refer_to=refer_to_addr, targets=targets,
-        referred_by=NameAddr(local.uri), subscribe=subscribe, now=phone.now())
+        referred_by=NameAddr(local.uri), subscribe=subscribe,
+        credentials=account.credentials if account is not None else None, now=phone.now())
     transfer = Transfer(client.id, replaces, str(refer_to_addr.uri), phone.loop.create_future())
     _Registry.of(phone).transfers[client.id] = transfer
     phone.pump()

@@ -25,6 +25,10 @@ and a 2xx echoing ``Refer-Sub: false`` ends it at once (``ReferAccepted`` with
 ``subscribed=False``); a 2xx without it means the peer made the usual
 subscription, which is then followed as always.
 
+A REFER challenged with 401/407 is sent again with the credentials given to
+``out_of_dialog`` (or, in a call, the session's ``credentials``) and a new CSeq
+(RFC 3261 §22.2); its NOTIFYs then carry that CSeq as ``id``.
+
 An out-of-dialog REFER's first NOTIFY may overtake its 2xx (RFC 6665 §4.1.2.4,
 RFC 3515 §2.4.4): the client registers ``expect_notify`` for its Call-ID and From
 tag, so the core passes such a NOTIFY up instead of answering 481.
@@ -37,10 +41,11 @@ for REFER and for NOTIFY with ``Event: refer``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from voipkit.sip.addressing import Destination
+from voipkit.sip.auth import Credentials
 from voipkit.sip.bodies.errors import BodyError
 from voipkit.sip.bodies.sipfrag import SIPFRAG, SipFrag, build_sipfrag, parse_sipfrag
 from voipkit.sip.dialog import Dialog, DialogId
@@ -59,6 +64,7 @@ from voipkit.sip.uri import SipUri, Uri, parse_uri
 from voipkit.sip.usage.base import Usage, UsageEvent, UsageHost
 from voipkit.sip.usage.invite import InviteSession, SessionState
 from voipkit.sip.usage.manager import UsageFactory, UsageManager
+from voipkit.sip.usage.pager import ChallengeAnswerer
 
 DEFAULT_EXPIRES = 180
 "Seconds the implicit subscription lasts unless a NOTIFY says otherwise."
@@ -235,9 +241,16 @@ class ReferClient(Usage):
     """
 
     def __init__(self, host: UsageHost, usage_id: int, *, targets: Sequence[Destination],
-                 router: ReferRouter | None = None) -> None:
+                 router: ReferRouter | None = None,
+                 credentials: Credentials | None = None) -> None:
         super().__init__(host, usage_id)
         self.targets = list(targets)
+        self._auth = ChallengeAnswerer(credentials, host.ids)
+        self._make: Callable[[], Request] | None = None
+        "Builds the REFER again (new CSeq) for a resend after 401/407."
+        self._refer_to: NameAddr | None = None
+        self._referred_by: NameAddr | None = None
+        self._subscribe = True
         self.dialog_id: DialogId | None = None
         self.request: Request | None = None
         self.outcome: int | None = None
@@ -252,35 +265,55 @@ class ReferClient(Usage):
     def out_of_dialog(cls, manager: UsageManager, *, request_uri: str, from_: NameAddr,
                       to: NameAddr, contact: NameAddr, refer_to: NameAddr,
                       targets: Sequence[Destination], referred_by: NameAddr | None = None,
-                      subscribe: bool = True, now: float) -> ReferClient:
+                      subscribe: bool = True, credentials: Credentials | None = None,
+                      now: float) -> ReferClient:
         """Send a REFER outside any dialog (the manual's outOfDialogRefer). Queues output.
 
-        ``subscribe=False`` asks for no implicit subscription (``Refer-Sub: false``).
+        ``subscribe=False`` asks for no implicit subscription (``Refer-Sub: false``);
+        ``credentials`` answer a 401/407.
         """
-        usage = cls(manager, manager.new_usage_id(), targets=targets)
+        usage = cls(manager, manager.new_usage_id(), targets=targets, credentials=credentials)
         tagged = NameAddr(from_.uri, from_.display_name, dict(from_.params))
         tag = tagged.tag = manager.ids.tag()
-        request = Request("REFER", parse_uri(request_uri), from_=tagged,
-                          to=NameAddr(to.uri, to.display_name, dict(to.params)),
-                          call_id=manager.ids.call_id(),
-                          cseq=CSeq(manager.ids.cseq_start(), "REFER"), contact=[contact])
+        uri = parse_uri(request_uri)
+        addressee = NameAddr(to.uri, to.display_name, dict(to.params))
+        call_id = manager.ids.call_id()
+        cseq = [manager.ids.cseq_start() - 1]
+
+        def make() -> Request:
+            cseq[0] += 1
+            return Request("REFER", uri, from_=tagged.copy(), to=addressee.copy(),
+                           call_id=call_id, cseq=CSeq(cseq[0], "REFER"), contact=[contact])
+
         manager.add(usage)
         if subscribe:
             # RFC 6665 §4.1.2.4: the first NOTIFY may arrive before the 2xx
-            manager.expect_notify(usage, request.call_id, tag)
-        usage._send(request, refer_to, referred_by, subscribe=subscribe, now=now)
+            manager.expect_notify(usage, call_id, tag)
+        usage._start(make, refer_to, referred_by, subscribe=subscribe, now=now)
         return usage
 
-    def _send(self, request: Request, refer_to: NameAddr, referred_by: NameAddr | None, *,
-              subscribe: bool = True, now: float) -> None:
-        request.headers.set("Refer-To", str(refer_to))
-        if referred_by is not None:
-            request.headers.set("Referred-By", str(referred_by))
-        if not subscribe:
+    def _start(self, make: Callable[[], Request], refer_to: NameAddr,
+               referred_by: NameAddr | None, *, subscribe: bool = True, now: float) -> None:
+        self._make = make
+        self._refer_to, self._referred_by, self._subscribe = refer_to, referred_by, subscribe
+        self._send([], now=now)
+
+    def _send(self, auth: list[tuple[str, str]], *, now: float) -> None:
+        assert self._make is not None and self._refer_to is not None
+        request = self._make()
+        request.headers.set("Refer-To", str(self._refer_to))
+        if self._referred_by is not None:
+            request.headers.set("Referred-By", str(self._referred_by))
+        if not self._subscribe:
             request.headers.set("Refer-Sub", "false")  # RFC 4488 §4
             request.headers.add("Supported", "norefersub")
+        for name, value in auth:
+            request.headers.add(name, value)
+        old = self.request
         self.request = request
         self._key = self.host.send_request_for(self, request, self.targets, now=now)
+        if old is not None and self._router is not None:
+            self._router.rekey(self, old.cseq.seq)
 
     @property
     def cseq(self) -> int:
@@ -308,6 +341,13 @@ class ReferClient(Usage):
 
     def _on_final(self, event: ResponseReceived, *, now: float) -> None:
         response = event.response
+        if response.status in (401, 407):
+            auth = self._auth.answer(response, method="REFER", uri=str(event.request.uri))
+            if auth is not None:
+                self._send(auth, now=now)  # RFC 3261 §22.2: the same REFER, a new CSeq
+                return
+        else:
+            self._auth.accepted()
         if response.status >= 300:
             self._finish(ReferRejected(self.id, response.status, response.reason))
             return
@@ -642,15 +682,25 @@ class ReferRouter:
         assert dialog is not None
         manager = self.manager
         client = ReferClient(manager, manager.new_usage_id(), targets=self.session.targets,
-                             router=self)
+                             router=self, credentials=self.session.credentials)
         manager.add(client)
-        request = dialog.create_request("REFER", cseq_start=manager.ids.cseq_start())
-        if request_uri is not None:
-            request.uri = request_uri
+
+        def make() -> Request:
+            request = dialog.create_request("REFER", cseq_start=manager.ids.cseq_start())
+            if request_uri is not None:
+                request.uri = request_uri
+            return request
+
         client.dialog_id = dialog_id
-        client._send(request, refer_to, referred_by, subscribe=subscribe, now=now)
+        client._start(make, refer_to, referred_by, subscribe=subscribe, now=now)
         self._clients[client.cseq] = client
         return client
+
+    def rekey(self, client: ReferClient, old_cseq: int) -> None:
+        """``client`` resent its REFER with a new CSeq (after 401/407): NOTIFYs name that."""
+        if self._clients.get(old_cseq) is client:
+            del self._clients[old_cseq]
+            self._clients[client.cseq] = client
 
     def forget(self, usage: Usage) -> None:
         """A client or server of this dialog ended."""
