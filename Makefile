@@ -30,8 +30,10 @@ PURE_RUN = PYTHONPATH=src VOIPKIT_EXPECT_PURE=1 $(PY) -m pytest -q tests/sip \
 # Debian packages the interop tests need, and a command each one provides.
 PEER_PACKAGES := kamailio kamailio-sqlite-modules kamailio-tls-modules \
                  kamailio-presence-modules sip-tester sipsak baresip linphone-cli \
-                 coturn sqlite3 openssl libportaudio2 jackd2 libspeexdsp1
-PEER_COMMANDS := kamailio sipp sipsak baresip linphonec turnserver sqlite3 openssl jackd
+                 coturn sqlite3 openssl libportaudio2 jackd2 libspeexdsp1 \
+                 xvfb x11-xserver-utils
+PEER_COMMANDS := kamailio sipp sipsak baresip linphonec turnserver sqlite3 openssl jackd \
+                 Xvfb xsetroot
 
 .PHONY: demo test test-fast dev peers lint typecheck bench clean
 

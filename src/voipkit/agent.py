@@ -144,6 +144,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     add("--auto-answer", type=_non_negative, nargs="?", const=0.0, default=None,
         metavar="SECONDS", help="answer incoming calls after SECONDS (default 0)")
     add("--call", action="append", metavar="URI", help="call URI at start (repeatable)")
+    add("--refer", choices=("accept", "reject", "ask"), default="accept",
+        help="incoming REFERs: accept at once (default), reject (603), or ask: wait for "
+             "'refer accept|reject ID'")
     add("--play", metavar="FILE", help="WAV file played into every call once connected")
     add("--record", metavar="FILE",
         help="record received audio to FILE (.wav); later calls add -ID before the extension")
@@ -187,6 +190,8 @@ class AgentOptions:
     json: bool
     quiet: bool
     log_level: str
+    refer: str = "accept"
+    "What to do with an incoming REFER: accept, reject or ask (agent_transfer.on_refer)."
 
 
 def parse_options(argv: list[str]) -> AgentOptions:
@@ -270,7 +275,7 @@ def _options(args: argparse.Namespace) -> AgentOptions:
         phone=phone, account=account, register=args.register, auto_answer=args.auto_answer,
         calls=tuple(args.call or ()), play=args.play, record=args.record, dtmf=args.dtmf,
         dtmf_method=args.dtmf_method, duration=args.duration, json=args.json,
-        quiet=args.quiet, log_level=args.log_level)
+        quiet=args.quiet, log_level=args.log_level, refer=args.refer)
 
 
 def _host_of(hostport: str) -> str:

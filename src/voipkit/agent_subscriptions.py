@@ -38,6 +38,7 @@ from voipkit.api import (
     SubscriptionFailure,
     SubscriptionNotified,
     SubscriptionNotifyRejected,
+    SubscriptionRefreshFailure,
 )
 
 if TYPE_CHECKING:
@@ -169,6 +170,10 @@ def reports(agent: Agent) -> dict[type[Any], Callable[[Any], None]]:
             "onSubscriptionFailure", {"subscribeId": e.subscription.id,
                                       "statusCode": e.status},
             f"subscription {e.subscription.id} failed: {e.status} {e.reason}"),
+        SubscriptionRefreshFailure: lambda e: out.event(
+            "onSubscriptionFailure", {"subscribeId": e.subscription.id,
+                                      "statusCode": e.status, "refresh": True},
+            f"subscription {e.subscription.id}: refresh failed ({e.status})"),
         SubscriptionEnded: lambda e: out.event(
             "onSubscriptionTerminated", {"subscribeId": e.subscription.id},
             f"subscription {e.subscription.id} ended ({e.reason})"),

@@ -9,7 +9,9 @@ Commands (stdin): ``transfer URI [ID]`` (blind REFER), ``attended ID TARGET_ID
 URI defaults to that peer's URI), ``message URI TEXT...`` (MESSAGE outside any
 call, through the account when there is one) and ``send ID TEXT...`` (MESSAGE in
 call ID). An incoming REFER is accepted at once (as pjsua and baresip do) and the
-new call is reported like any other. Reports use the manual's callback names.
+new call is reported like any other, unless ``--refer reject`` (refused 603 at once)
+or ``--refer ask`` (left pending until ``refer accept ID`` or ``refer reject ID
+[STATUS]``). Reports use the manual's callback names.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from voipkit.api import (
     TransferRinging,
     TransferSucceeded,
     TransferTrying,
+    transfer,
 )
 from voipkit.api.messaging import IncomingMessage, OutgoingMessage
 
@@ -75,7 +78,24 @@ def cmd_send(agent: Agent, words: list[str]) -> None:
     agent._spawn(call.send_message(" ".join(words[1:])), f"sending a MESSAGE in call {call.id}")
 
 
+def cmd_refer(agent: Agent, words: list[str]) -> None:
+    """``refer accept ID`` / ``refer reject ID [STATUS]``: answer a pending REFER."""
+    if len(words) < 2 or words[0] not in ("accept", "reject") or not words[1].isdigit() \
+            or len(words) > (3 if words[0] == "reject" else 2) \
+            or (len(words) == 3 and not (words[2].isdigit() and 300 <= int(words[2]) <= 699)):
+        raise _usage("usage: refer accept ID | refer reject ID [STATUS 300-699]")
+    refer = transfer.incoming_refer(agent.phone, int(words[1]))
+    if refer is None:
+        raise _usage(f"refer: no pending REFER has id {words[1]}")
+    if words[0] == "accept":
+        agent._spawn(refer.accept(account=agent.account), f"following REFER {refer.id}")
+    else:
+        status = int(words[2]) if len(words) == 3 else 603
+        agent._spawn(refer.reject(status), f"rejecting REFER {refer.id}")
+
+
 COMMANDS: dict[str, Callable[[Agent, list[str]], None]] = {
+    "refer": cmd_refer,
     "transfer": cmd_transfer,
     "attended": cmd_attended,
     "message": cmd_message,
@@ -84,9 +104,14 @@ COMMANDS: dict[str, Callable[[Agent, list[str]], None]] = {
 
 
 def on_refer(agent: Agent, event: ReferReceived) -> None:
-    """Accept an incoming REFER at once; the new call is reported as usual."""
-    agent._spawn(event.refer.accept(account=agent.account),
-                 f"following REFER {event.refer.id}")
+    """Answer an incoming REFER as ``--refer`` says: accept (the new call is reported as
+    usual), reject with 603, or ask (wait for the ``refer`` command)."""
+    policy = agent.options.refer
+    if policy == "accept":
+        agent._spawn(event.refer.accept(account=agent.account),
+                     f"following REFER {event.refer.id}")
+    elif policy == "reject":
+        agent._spawn(event.refer.reject(603), f"rejecting REFER {event.refer.id}")
 
 
 def reports(agent: Agent) -> dict[type[Any], Callable[[Any], None]]:

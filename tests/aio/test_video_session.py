@@ -6,7 +6,9 @@ Proves (real UDP sockets on 127.0.0.1, the loop's clock, waits on events with ti
 - through a relay that drops every 20th RTP packet (5 %), NACK retransmissions repair
   the loss: every VP8 frame arrives intact and in order, with no gap over 1 s, no frame
   dropped and no PLI, and the sender retransmitted what was NACKed;
-- frames pushed by the application (PushedFrames) are what gets sent.
+- frames pushed by the application (PushedFrames) are what gets sent;
+- with a 30,000-byte MTU, RTP packets larger than the audio sockets' 8 KiB buffer
+  arrive (the video sockets read up to 65,508 bytes).
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import socket
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
+import numpy as np
+
 from voipkit.aio.video_session import PushedFrames, VideoSession
 from voipkit.base.ids import SequentialIds
+from voipkit.media.rtcp import RtcpSrPacket, parse_rtcp
 from voipkit.media.video import (
     DEFAULT_VIDEO_CODECS,
     VideoEncoderSettings,
@@ -174,6 +179,34 @@ def test_pushed_frames_are_sent() -> None:
             pushed.push(pattern_frame(320, 240, 4242))
             await asyncio.wait_for(at_b.done.wait(), 5)
             assert {pattern_index(f) for _, f in at_b.frames} == {4242}
+        finally:
+            a.abort()
+            b.abort()
+
+    run(main)
+
+
+def test_packets_larger_than_audio_buffers_arrive() -> None:
+    async def main() -> None:
+        a, b = await pair(VideoEncoderSettings(width=640, height=480, frame_rate=15,
+                                               bitrate=8_000_000, mtu=30_000))
+        try:
+            connect(a, b, "VP8")
+            noise = np.random.default_rng(5).integers(0, 256, (720, 640), dtype=np.uint8)
+            pushed = PushedFrames()
+            pushed.push(VideoFrame(noise))
+            a.source = pushed
+            at_b = Collector(2)
+            b.sinks.append(at_b)
+            a.start()
+            await asyncio.wait_for(at_b.done.wait(), 10)
+            stream = a.stream
+            assert stream is not None
+            report = parse_rtcp(stream.build_rtcp(now=asyncio.get_running_loop().time()))[0]
+            assert isinstance(report, RtcpSrPacket)
+            assert report.octet_count / report.packet_count > 8192  # beyond audio's buffer
+            assert b.sockets.counters.dropped == 0
+            assert psnr(VideoFrame(noise), at_b.frames[0][1]) > 10
         finally:
             a.abort()
             b.abort()

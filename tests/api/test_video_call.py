@@ -10,6 +10,8 @@ Proves (real sockets, SIP, SDP offer/answer, RTP both ways):
 - ``call.update(video=True)`` adds video to an audio call (both sides then exchange
   frames), ``update(video=False)`` removes it: the video m= line stays with port 0,
   the peer stops its video, and later offers (hold) keep the line count;
+- with SRTP forced (SDES), the video line is RTP/SAVP with its own keys and the
+  pattern still arrives intact;
 - hanging up closes the video sockets.
 """
 
@@ -21,13 +23,14 @@ from typing import Any
 
 from voipkit import api
 from voipkit.api import CallUpdated, IncomingCall, Phone, PhoneConfig
+from voipkit.media.srtp import SrtpPolicy
 from voipkit.media.video import VideoFrame, pattern_frame, pattern_index, psnr
 from voipkit.sdp import SessionDescription
 
 
-def _config() -> PhoneConfig:
+def _config(**media: Any) -> PhoneConfig:
     return PhoneConfig(listen=("udp:127.0.0.1:0",),
-                       media=api.MediaConfig(rtp_port_range=(40000, 44999)))
+                       media=api.MediaConfig(rtp_port_range=(40000, 44999), **media))
 
 
 class Frames:
@@ -42,9 +45,10 @@ class Frames:
             self.done.set()
 
 
-def run(body: Callable[[Phone, Phone, str], Coroutine[Any, Any, None]]) -> None:
+def run(body: Callable[[Phone, Phone, str], Coroutine[Any, Any, None]],
+        **media: Any) -> None:
     async def main() -> None:
-        alice, bob = Phone(_config()), Phone(_config())
+        alice, bob = Phone(_config(**media)), Phone(_config(**media))
         await alice.start()
         await bob.start()
         try:
@@ -187,3 +191,29 @@ def test_update_adds_and_removes_video() -> None:
         await call.hangup()
 
     run(body)
+
+
+def test_video_with_srtp() -> None:
+    async def body(alice: Phone, bob: Phone, uri: str) -> None:
+        at_bob = Frames(4)
+
+        @bob.on(IncomingCall)
+        async def answer(event: IncomingCall) -> None:
+            await event.call.answer(video=True)
+            assert event.call.video is not None
+            event.call.video.add_sink(at_bob)
+
+        call = await alice.call(uri, video=True)
+        await call.answered(timeout=5)
+        await asyncio.wait_for(at_bob.done.wait(), 10)
+        check(at_bob.frames)
+        assert call.video is not None and call.video.negotiated is not None
+        negotiated = call.video.negotiated
+        assert negotiated.local_crypto is not None and negotiated.remote_crypto is not None
+        assert call.negotiated is not None and call.negotiated.local_crypto is not None
+        assert negotiated.local_crypto.key_params != call.negotiated.local_crypto.key_params
+        remote = call.remote_sdp
+        assert remote is not None and [m.proto for m in remote.media] == ["RTP/SAVP"] * 2
+        await call.hangup()
+
+    run(body, srtp_policy=SrtpPolicy.FORCE, allow_srtp_over_unsecure_transport=True)

@@ -14,14 +14,21 @@ Proves, through the vendor-shaped facade:
 - updateCall(enableVideo=True) adds video to an audio call (the callee's
   onInviteUpdated says existsVideo, and its window gets frames), enableVideo=False
   removes it again; enableScreen is refused with INVALID_ARGUMENT;
-- with clearVideoCodec, videoCall=True gives an audio-only call.
+- with clearVideoCodec, videoCall=True gives an audio-only call;
+- the virtual camera is the one capture device (getNumOfVideoCaptureDevices,
+  getVideoCaptureDeviceName with the manual's 128-byte rule, setVideoDeviceId);
+  setVideoOrientation(90) makes the callee receive 480x640 frames; displayLocalVideo
+  shows the sent frames, mirrored; enableVideoQos marks the video sockets DSCP 34;
+  setVideoRtcpBandwidth puts b=AS/RS/RR on the video line of the next offer.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 from typing import Any
 
+import numpy as np
 from tests.compat.conftest import Recorder, sip_port
 
 from voipkit.compat.portsip import (
@@ -30,8 +37,16 @@ from voipkit.compat.portsip import (
     ErrorCode,
     PortSIPLib,
     SIPCallbackEvents,
+    StringBuilder,
 )
-from voipkit.media.video import VideoFrame, pattern_frame, pattern_index, psnr
+from voipkit.media.video import (
+    VideoFrame,
+    mirror,
+    pattern_frame,
+    pattern_index,
+    psnr,
+    rotate,
+)
 
 Pair = tuple[PortSIPLib, Recorder, PortSIPLib, Recorder]
 H264 = int(VIDEOCODEC_TYPE.VIDEO_CODEC_H264)
@@ -90,9 +105,11 @@ def test_video_call_with_pushed_frames(pair: Pair) -> None:
     alice, alice_events, bob, bob_events = pair
     window = Window(5)
     incoming: list[tuple[Any, ...]] = []
+    caller_ready = threading.Event()
 
     def answer(sid: int, *rest: Any) -> None:
         incoming.append((sid, *rest))
+        assert caller_ready.wait(5)  # the caller pushes frames before video flows
         assert bob.answerCall(sid, True) == 0
         assert bob.setRemoteVideoWindow(sid, window) == 0
         assert bob.enableVideoStreamCallback(sid, RECV) == 0
@@ -104,6 +121,7 @@ def test_video_call_with_pushed_frames(pair: Pair) -> None:
     sent = pattern_frame(640, 480, 4242)
     raw = sent.to_i420()
     assert alice.sendVideoStreamToRemote(sid, raw, len(raw), 640, 480) == 0
+    caller_ready.set()
     alice_events.wait("onInviteConnected", lambda a: a == (sid,))
     assert window.done.wait(10)
     # (caller, caller display, callee display, callee, audio, video, has audio, has video)
@@ -167,4 +185,57 @@ def test_update_call_adds_and_removes_video(pair: Pair) -> None:
     assert alice.updateCall(sid, True, False, False) == 0
     removed = bob_events.wait("onInviteUpdated", count=2)
     assert removed[2] == "" and removed[4] is False
+    assert alice.hangUp(sid) == 0
+
+
+def test_devices_orientation_preview_qos_bandwidth(pair: Pair) -> None:
+    alice, alice_events, bob, bob_events = pair
+    assert alice.getNumOfVideoCaptureDevices() == 1
+    unique, name = StringBuilder(), StringBuilder()
+    assert alice.getVideoCaptureDeviceName(-1, unique, 64, name, 128) == 0
+    assert (str(unique), str(name)) == ("voipkit:pattern", "voipkit test pattern")
+    assert alice.getVideoCaptureDeviceName(1, unique, 64, name, 128) == (
+        ErrorCode.INVALID_ARGUMENT)
+    assert alice.getVideoCaptureDeviceName(0, unique, 64, name, 64) == (
+        ErrorCode.INVALID_ARGUMENT)
+    assert alice.getVideoCaptureDeviceName(0, unique, 4, name, 128) == (
+        ErrorCode.BUFFER_TOO_SMALL)
+    assert alice.setVideoDeviceId(0) == 0 and alice.setVideoDeviceId(3) == (
+        ErrorCode.INVALID_ARGUMENT)
+    assert alice.setVideoOrientation(45) == ErrorCode.INVALID_ARGUMENT
+    assert alice.setVideoOrientation(90) == 0
+    assert alice.enableVideoQos(True) == 0
+    local = Window(3)
+    assert alice.displayLocalVideo(True, True, None) == ErrorCode.INVALID_ARGUMENT
+    assert alice.displayLocalVideo(True, True, local) == 0
+    window = Window(3)
+
+    def answer(sid: int, *rest: Any) -> None:
+        assert bob.answerCall(sid, True) == 0
+        assert bob.setRemoteVideoWindow(sid, window) == 0
+
+    bob_events.hooks["onInviteIncoming"] = answer
+    sid = alice.call(f"sip:bob@127.0.0.1:{sip_port(bob)}", True, True)
+    assert sid > 0
+    alice_events.wait("onInviteConnected", lambda a: a == (sid,))
+    assert window.done.wait(10) and local.done.wait(10)
+    assert {(f.width, f.height) for f in window.frames} == {(480, 640)}
+    for frame in local.frames:  # what was sent: turned, then shown mirrored
+        assert (frame.width, frame.height) == (480, 640)
+        index = pattern_index(rotate(mirror(frame), 270))
+        assert np.array_equal(frame.data, mirror(rotate(pattern_frame(640, 480, index), 90)).data)
+    call = alice.phone.call_by_id(sid) if alice.phone is not None else None
+    assert call is not None and call.video is not None
+    tos = call.video.session.sockets.rtp_socket.getsockopt(socket.IPPROTO_IP, socket.IP_TOS)
+    assert tos == 34 << 2
+    assert alice.setVideoRtcpBandwidth(sid, 2000, 1000, 300) == 0
+    assert alice.updateCall(sid, True, True, False) == 0
+    bob_sid = bob_events.wait("onInviteUpdated")[0]
+    bob_call = bob.phone.call_by_id(bob_sid) if bob.phone is not None else None
+    assert bob_call is not None and bob_call.remote_sdp is not None
+    offered = str(bob_call.remote_sdp)
+    video = offered[offered.index("m=video"):]
+    assert "b=AS:300\r\n" in video and "b=RS:1000\r\n" in video and "b=RR:2000\r\n" in video
+    assert "b=AS" not in offered[:offered.index("m=video")]  # the audio line has none
+    assert alice.displayLocalVideo(False, False, None) == 0
     assert alice.hangUp(sid) == 0

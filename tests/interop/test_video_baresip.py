@@ -10,7 +10,9 @@ snapshot module), for H.264 and VP8, both call directions:
   PSNR >= 25 dB after the RGB round trip;
 - voipkit decodes baresip's 352x288 fakevideo stream (still red, green and blue
   vertical thirds: their luma, every frame alike) with no frame dropped and no packet
-  lost.
+  lost;
+- voipkit's PLI (RFC 4585 §6.3.1) makes baresip send a key frame within 1 s, where it
+  sent none in the second before (baresip sends one key frame at the start only).
 """
 
 from __future__ import annotations
@@ -109,6 +111,37 @@ def test_baresip_calls_voipkit_with_video(codec: str, tmp_path: Path) -> None:
             offer = call.remote_sdp
             assert offer is not None and any(m.kind == "video" for m in offer.media)
             await _check_both_ways(call, ua, codec, tmp_path)
+            await call.hangup()
+            await call.ended(timeout=5)
+
+    with ua:
+        asyncio.run(asyncio.wait_for(main(), 40))
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_baresip_answers_pli_with_a_key_frame(codec: str, tmp_path: Path) -> None:
+    ua = Baresip(state=tmp_path / "baresip", user="alice", video_codecs=codec)
+
+    async def main() -> None:
+        async with running(phone_config()) as phone:
+            call = await phone.call(ua.uri, video=True)
+            await call.answered(timeout=10)
+            video = call.video
+            assert video is not None
+
+            def counters() -> tuple[int, int]:
+                stream = video.session.stream
+                assert stream is not None
+                return stream.counters.frames_received, stream.counters.keyframes_received
+
+            await wait_until(lambda: counters()[0] >= 10, 10, what="10 frames from baresip")
+            before = counters()[1]
+            assert before >= 1  # the stream starts with one
+            frames = counters()[0]
+            await wait_until(lambda: counters()[0] >= frames + 10, 5, what="10 more frames")
+            assert counters()[1] == before  # no key frame without a request
+            assert video.session.request_remote_keyframe()
+            await wait_until(lambda: counters()[1] > before, 1.0, what="a key frame after PLI")
             await call.hangup()
             await call.ended(timeout=5)
 

@@ -56,7 +56,7 @@ def test_call_setup_and_caller_hangs_up() -> None:
     assert bob.offer_answer.remote == Body(OFFER, "application/sdp")
     alice.hangup(now=call.network.now)
     call.settle()
-    assert call.of("alice", Terminated) == [Terminated(alice.id, TerminationReason.BYE_LOCAL)]
+    assert call.of("alice", Terminated) == [Terminated(alice.id, TerminationReason.BYE_LOCAL, 200)]
     assert call.of("bob", Terminated) == [Terminated(bob.id, TerminationReason.BYE_REMOTE)]
     assert call.network.describe_delivered() == [
         "INVITE", "100 INVITE", "180 INVITE", "200 INVITE", "ACK", "BYE", "200 BYE"]
@@ -70,7 +70,7 @@ def test_callee_hangs_up() -> None:
     bob.hangup(now=call.network.now)
     call.settle()
     assert call.of("alice", Terminated) == [Terminated(alice.id, TerminationReason.BYE_REMOTE)]
-    assert call.of("bob", Terminated) == [Terminated(bob.id, TerminationReason.BYE_LOCAL)]
+    assert call.of("bob", Terminated) == [Terminated(bob.id, TerminationReason.BYE_LOCAL, 200)]
 
 
 def test_invite_without_sdp_offer_in_200_answer_in_ack() -> None:
@@ -210,8 +210,8 @@ def test_bye_crossing() -> None:
     alice.hangup(now=call.network.now)
     bob.hangup(now=call.network.now)
     call.settle()
-    assert call.of("alice", Terminated) == [Terminated(alice.id, TerminationReason.BYE_LOCAL)]
-    assert call.of("bob", Terminated) == [Terminated(bob.id, TerminationReason.BYE_LOCAL)]
+    assert call.of("alice", Terminated) == [Terminated(alice.id, TerminationReason.BYE_LOCAL, 200)]
+    assert call.of("bob", Terminated) == [Terminated(bob.id, TerminationReason.BYE_LOCAL, 200)]
     assert not call.alice.usages and not call.bob.usages
 
 

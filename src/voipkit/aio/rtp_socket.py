@@ -116,6 +116,7 @@ class RtpSocketPair:
         remote_rtp: Address | None = None,
         remote_rtcp: Address | None = None,
         symmetric: bool = True,
+        recv_buffer_size: int = RECV_BUFFER_SIZE,
     ) -> None:
         self.loop = loop
         self.on_rtp = on_rtp
@@ -132,7 +133,7 @@ class RtpSocketPair:
         self._latched_rtp: Address | None = None
         self._latched_rtcp: Address | None = None
         self.set_remote(remote_rtp, remote_rtcp)
-        self._buffer = bytearray(RECV_BUFFER_SIZE)
+        self._buffer = bytearray(recv_buffer_size)
         self._view = memoryview(self._buffer)
         self._closed = False
         loop.add_reader(rtp_sock.fileno(), self._on_readable, rtp_sock, True)
@@ -152,6 +153,7 @@ class RtpSocketPair:
         symmetric: bool = True,
         dscp: int | None = None,
         first_port: int | None = None,
+        recv_buffer_size: int = RECV_BUFFER_SIZE,
     ) -> RtpSocketPair:
         """Bind the first free even/odd pair in ``port_range`` (inclusive) on ``local_ip``.
 
@@ -159,6 +161,8 @@ class RtpSocketPair:
             first_port: where to start searching (wrapping around the range),
                 so successive calls can spread over the range; default the minimum.
             dscp: DiffServ code point for both sockets (46 = EF for voice).
+            recv_buffer_size: the largest datagram read, plus one (video with a large
+                MTU needs up to 65,508).
 
         Raises:
             TransportError: every pair in the range is in use (the message names
@@ -201,7 +205,8 @@ class RtpSocketPair:
                     _set_dscp(rtcp, family, dscp)
                 return cls(loop if loop is not None else asyncio.get_running_loop(), rtp, rtcp,
                            on_rtp=on_rtp, on_rtcp=on_rtcp, remote_rtp=remote_rtp,
-                           remote_rtcp=remote_rtcp, symmetric=symmetric)
+                           remote_rtcp=remote_rtcp, symmetric=symmetric,
+                           recv_buffer_size=recv_buffer_size)
             except BaseException:
                 rtp.close()
                 rtcp.close()
@@ -251,7 +256,7 @@ class RtpSocketPair:
                 counters.dropped += 1
                 logger.debug("RTP receive on port %d: %s", sock.getsockname()[1], exc)
                 continue
-            if n >= RECV_BUFFER_SIZE:
+            if n >= len(self._buffer):
                 counters.dropped += 1
                 continue
             addr: Address = (source[0], source[1])

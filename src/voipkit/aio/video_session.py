@@ -29,12 +29,14 @@ from voipkit.base.ids import IdSource, RandomIds
 from voipkit.media.rtp import is_rtcp
 from voipkit.media.video import (
     DEFAULT_VIDEO_CODECS,
+    MAX_MTU,
     PatternSource,
     VideoCodecRegistry,
     VideoEncoderSettings,
     VideoFrame,
     VideoStream,
     VideoStreamConfig,
+    rotate,
 )
 from voipkit.sdp import NegotiatedMedia
 
@@ -89,6 +91,8 @@ class VideoSession:
         "Called with each frame as it is encoded and sent."
         self.send_muted = False
         self.receive_muted = False
+        self.rotation = 0
+        "Degrees (0, 90, 180, 270) the frames are turned clockwise before they are sent."
         self._stream: VideoStream | None = None
         self._clock: MediaClock | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -110,7 +114,8 @@ class VideoSession:
         """
         running = loop if loop is not None else asyncio.get_running_loop()
         pair = RtpSocketPair.open(local_ip, port_range=port_range, loop=running,
-                                  symmetric=symmetric, first_port=first_port, dscp=dscp)
+                                  symmetric=symmetric, first_port=first_port, dscp=dscp,
+                                  recv_buffer_size=MAX_MTU + 1)
         return cls(pair, ids=ids if ids is not None else RandomIds(), loop=running,
                    registry=registry)
 
@@ -137,6 +142,11 @@ class VideoSession:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def ticks_skipped(self) -> int:
+        """Frame ticks the pacing clock skipped because the loop fell behind."""
+        return self._clock.skipped if self._clock is not None else 0
 
     @property
     def registry(self) -> VideoCodecRegistry:
@@ -219,8 +229,16 @@ class VideoSession:
         self._stream = None
 
     def request_keyframe(self) -> None:
+        """Make the next frame we send a key frame."""
         if self._stream is not None:
             self._stream.request_keyframe()
+
+    def request_remote_keyframe(self) -> bool:
+        """Send a PLI now asking the peer for a key frame (False: no peer stream yet)."""
+        if self._stream is None or not self._stream.request_remote_keyframe():
+            return False
+        self._after_input()
+        return True
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -230,6 +248,8 @@ class VideoSession:
             return
         if not self.send_muted:
             frame = self.source.read_frame()
+            if frame is not None and self.rotation:
+                frame = rotate(frame, self.rotation)
             if frame is not None:
                 for datagram in stream.send_frame(frame, now=now):
                     self._pair.send_rtp(datagram)

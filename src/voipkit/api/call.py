@@ -344,14 +344,15 @@ class Call:
         self._phone.pump()
 
     async def refer(self, target: str, *, replaces: Call | None = None,
-                    method: str | None = None,
-                    request_target: str | None = None) -> transfer.Transfer:
+                    method: str | None = None, request_target: str | None = None,
+                    subscribe: bool = True) -> transfer.Transfer:
         """Transfer the peer to ``target`` (refer; with ``replaces``: attendedRefer).
 
         See ``voipkit.api.transfer.refer``; the outcome arrives as this call's events.
+        ``subscribe=False`` sends ``Refer-Sub: false`` (RFC 4488).
         """
         return await transfer.refer(self, target, replaces=replaces, method=method,
-                                    request_target=request_target)
+                                    request_target=request_target, subscribe=subscribe)
 
     async def send_message(self, body: bytes | str,
                            content_type: str | None = None) -> messaging.OutgoingMessage:
@@ -654,6 +655,7 @@ class Call:
         self._configure([s for s in streams if s.kind == "audio"])
         if self.video is not None:
             self.video.configure(streams, start=self.state is CallState.CONNECTED)
+            self.video.adjust_answer(answer)
         return bytes(answer)
 
     def _apply_answer(self, data: bytes, *, early: bool) -> None:

@@ -260,6 +260,7 @@ class CallRecording:
         now_datetime: datetime.datetime | None = None,
         sample_rate: int | None = None,
         bit_rate: int | None = None,
+        recorder: Recorder | None = None,
     ) -> CallRecording:
         """Start recording ``call`` to ``path`` (the extension picks the container).
 
@@ -270,6 +271,8 @@ class CallRecording:
             now_datetime: the time for that stamp (default: local time now).
             sample_rate: the file's rate (default: the call codec's rate).
             bit_rate: encoder bit rate for compressed containers.
+            recorder: a recorder already opened on ``path`` (the other options then
+                do not apply): ``api.video_recording`` passes one that also writes video.
 
         Raises:
             InvalidStateError: the call has no audio (ended, or not answered yet).
@@ -282,9 +285,10 @@ class CallRecording:
         if append_timestamp and now_datetime is None:
             now_datetime = datetime.datetime.now()
         try:
-            recorder = Recorder(path, mode=mode, stereo=stereo, sample_rate=sample_rate,
-                                append_timestamp=append_timestamp, timestamp=now_datetime,
-                                bit_rate=bit_rate)
+            if recorder is None:
+                recorder = Recorder(path, mode=mode, stereo=stereo, sample_rate=sample_rate,
+                                    append_timestamp=append_timestamp,
+                                    timestamp=now_datetime, bit_rate=bit_rate)
         except MediaFileError:
             media.release_if_idle()
             raise

@@ -218,9 +218,12 @@ async def send_in_call(call: Call, body: bytes | str,
     if dialog is None:
         raise InvalidStateError(f"call {call.id} has no dialog")
     try:
+        # the call's account credentials answer a proxy's 401/407 (RFC 3261 §22.2)
         usage = pager.ClientPagerMessage.send(phone.manager, dialog=dialog,
                                               targets=session.targets, body=data,
-                                              content_type=ctype, now=phone.now())
+                                              content_type=ctype,
+                                              credentials=session.credentials,
+                                              now=phone.now())
     except LocalProtocolError as exc:
         raise InvalidStateError(f"cannot send a MESSAGE in call {call.id}: {exc}") from exc
     message = OutgoingMessage(usage.id, call, dialog.local, dialog.remote, ctype, data,

@@ -65,7 +65,7 @@ from voipkit.media.ports import MediaSink, MediaSource
 from voipkit.media.srtp import SrtpPolicy
 from voipkit.sip.addressing import Destination, TransportKind, format_host
 from voipkit.sip.events import RequestReceived
-from voipkit.sip.message import NameAddr, Response
+from voipkit.sip.message import NameAddr, Request, Response
 from voipkit.sip.ua import CoreConfig, UserAgentCore
 from voipkit.sip.uri import SipUri
 from voipkit.sip.usage import UsageManager, pager
@@ -424,7 +424,9 @@ class Phone:
         """RFC 3263 destinations for ``uri``, restricted to transports we listen on."""
         parsed = SipUri.parse(uri) if isinstance(uri, str) else uri
         if transport is not None and parsed.transport is None:
-            parsed.params["transport"] = transport.value.lower()
+            # a copy: the caller's URI (often a request's To) keeps its parameters
+            parsed = parsed.replace(params={**parsed.params,
+                                            "transport": transport.value.lower()})
         targets = prefer_ipv6_order(await self.driver.resolve(parsed), self.ipv6_priority)
         ours = {kind for kind, _, _ in self.listening}
         usable = [t for t in targets if t.transport in ours]
@@ -714,6 +716,11 @@ class Phone:
         elif isinstance(event, RequestReceived):
             self._on_request(event)
 
+    def _account_called(self, request: Request) -> Account | None:
+        """The account whose user the INVITE's Request-URI (or To) names, if any."""
+        users = {uri.user for uri in (request.uri, request.to.uri) if isinstance(uri, SipUri)}
+        return next((a for a in self._accounts.values() if a.config.user in users), None)
+
     def _on_invite_event(self, event: inv.InviteEvent) -> None:
         if isinstance(event, inv.InviteReceived):
             usage = self.manager.usage(event.session_id)
@@ -723,6 +730,9 @@ class Phone:
             family = 6 if ":" in (request.via[0].received or request.via[0].host) else 4
             usage.contact = self.contact(transport, request.uri.user if isinstance(
                 request.uri, SipUri) else None, family)
+            account = self._account_called(request)
+            if account is not None:  # its credentials answer 401/407 to our in-call requests
+                usage.set_credentials(account.credentials)
             call = Call(self, usage, incoming=True, remote=request.from_, local=request.to,
                         audio=None)
             call.secure_signalling = transport is TransportKind.TLS

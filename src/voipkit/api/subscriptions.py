@@ -358,6 +358,22 @@ class SubscriptionFailure(PhoneEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionRefreshFailure(PhoneEvent):
+    """A refreshing SUBSCRIBE was refused or got no answer (onSubscriptionFailure).
+
+    The subscription lives on until ``expires_at``; unless a NOTIFY extends it, it
+    then ends with ``SubscriptionEnded`` reason ``timeout`` (RFC 6665 §4.1.2.2). A 481
+    ends it at once instead (``SubscriptionEnded`` reason ``refresh-rejected``).
+    """
+
+    subscription: Subscription
+    status: int
+    "The final status (408 when nothing answered)."
+    expires_at: float | None
+    "When it lapses, in the phone's clock (``Phone.now()``)."
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionEnded(PhoneEvent):
     """An established subscription is over (onSubscriptionTerminated)."""
 
@@ -555,7 +571,7 @@ class SubscriptionService:
         if account.config.server or account.config.outbound_proxy:
             targets = await account.targets()
         else:
-            targets = await self.phone.resolve(SipUri.parse(str(uri)), account.config.kind)
+            targets = await self.phone.resolve(uri, account.config.kind)
         return uri, list(targets), account._route()
 
     async def subscribe(self, target: str, event: str, *, account: Account | None = None,
@@ -780,8 +796,11 @@ class SubscriptionService:
                 del self._blf[key]
             bus.emit(SubscriptionEnded(subscription, event.reason, event.retry_after))
         elif isinstance(event, sub.SubscriptionRefreshFailed):
-            logger.warning("%r: refresh failed (%s); it lapses at %s unless refreshed",
-                           subscription, event.status, event.expires_at)
+            logger.info("%r: refresh failed (%s); it lapses at %s unless refreshed",
+                        subscription, event.status, event.expires_at)
+            bus.emit(SubscriptionRefreshFailure(
+                subscription, event.status if event.status is not None else 408,
+                event.expires_at))
 
     def _on_document(self, subscription: Subscription, event: sub.NotifyReceived) -> None:
         document = event.document
@@ -897,6 +916,7 @@ __all__ = [
     "SubscriptionFailure",
     "SubscriptionNotified",
     "SubscriptionNotifyRejected",
+    "SubscriptionRefreshFailure",
     "SubscriptionService",
     "Watcher",
     "WatcherEnded",

@@ -16,6 +16,27 @@ embedded Replaces and a Referred-By) and reports the new call's progress in
 NOTIFYs; ``reject()`` refuses it. Target of an attended transfer: an INVITE
 whose Replaces names one of our calls is answered at once and, once the new
 call is up, the old one is hung up (``CallReplaced``).
+
+The Refer-To ``method`` (RFC 3515 §2.4.3; the manual's attendedRefer2 and
+outOfDialogRefer ``replaceMethod``, "usually INVITE or BYE") says which request
+``accept()`` sends:
+
+- INVITE (the default): a new call to the target, as above;
+- BYE: hangs up the call the Refer-To names, by its embedded Replaces (either
+  tag order) or else as the one connected call whose peer is the Refer-To URI
+  (never the REFER's own call); the BYE's final status is the final NOTIFY. A BYE
+  REFER that names no call of ours is refused ``403`` when it arrives (no
+  ``ReferReceived``), or when ``accept()`` finds the call gone;
+- MESSAGE / OPTIONS: sent outside any dialog to the target; a MESSAGE takes its
+  body from the Refer-To's ``?body=`` header and its type from ``?Content-Type=``
+  (text/plain by default); the final response is the final NOTIFY;
+- anything else is refused 403 by ``sip.usage.refer`` before it gets here.
+
+``Refer-Sub: false`` (RFC 4488): ``subscribe=False`` on ``refer`` /
+``out_of_dialog_refer`` asks for it; a peer that honours it answers 200 and
+reports nothing, so ``ReferAccepted.subscribed`` is False and the Transfer's
+outcome is True at once. An incoming REFER with it is accepted with 200 and no
+NOTIFY (``IncomingRefer.subscription`` is False); the request is still sent.
 """
 
 from __future__ import annotations
@@ -41,6 +62,7 @@ from voipkit.sip.errors import LocalProtocolError
 from voipkit.sip.events import RequestReceived
 from voipkit.sip.message import NameAddr, Request, Response
 from voipkit.sip.replaces import Replaces, refer_to_with_replaces, uri_without_headers
+from voipkit.sip.status import reason_phrase
 from voipkit.sip.uri import SipUri, parse_uri, unescape
 from voipkit.sip.usage import refer as rf
 from voipkit.sip.usage.base import Usage
@@ -71,6 +93,8 @@ class ReferAccepted(TransferEvent):
     """The transferee answered our REFER 2xx (onReferAccepted)."""
 
     response: Response
+    subscribed: bool = True
+    "False when the peer honoured ``Refer-Sub: false``: no progress events follow."
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +208,8 @@ def _refer_to(call: Call, target: str, replaces: Call | None, method: str | None
 
 
 async def refer(call: Call, target: str, *, replaces: Call | None = None,
-                method: str | None = None, request_target: str | None = None) -> Transfer:
+                method: str | None = None, request_target: str | None = None,
+                subscribe: bool = True) -> Transfer:
     """Transfer ``call``'s peer to ``target`` with a REFER in the call (refer, attendedRefer).
 
     Args:
@@ -194,6 +219,7 @@ async def refer(call: Call, target: str, *, replaces: Call | None = None,
             replaces; its dialog goes into Refer-To as ``?Replaces=`` (RFC 3891 §7.1).
         method: a ``method=`` parameter for the Refer-To URI (attendedRefer2: INVITE, BYE).
         request_target: the REFER's Request-URI instead of the peer's Contact (attendedRefer2).
+        subscribe: False sends ``Refer-Sub: false`` (RFC 4488): no progress reports.
 
     Raises:
         InvalidStateError: the call (or ``replaces``) is not connected.
@@ -208,7 +234,7 @@ async def refer(call: Call, target: str, *, replaces: Call | None = None,
     request_uri = parse_uri(request_target) if request_target else None
     try:
         client = router.refer(refer_to, referred_by=NameAddr(call.local.uri),
-                              request_uri=request_uri, now=phone.now())
+                              request_uri=request_uri, subscribe=subscribe, now=phone.now())
     except LocalProtocolError as exc:
         raise InvalidStateError(f"cannot transfer call {call.id}: {exc}") from exc
     transfer = Transfer(client.id, call, str(refer_to.uri), phone.loop.create_future())
@@ -218,7 +244,8 @@ async def refer(call: Call, target: str, *, replaces: Call | None = None,
 
 
 async def out_of_dialog_refer(phone: Phone, replaces: Call, method: str | None, target: str,
-                              refer_to: str, *, account: Account | None = None) -> Transfer:
+                              refer_to: str, *, account: Account | None = None,
+                              subscribe: bool = True) -> Transfer:
     """Send a REFER outside any dialog to ``target``, Refer-To ``refer_to`` carrying the
     Replaces of ``replaces`` (outOfDialogRefer). Events go to ``replaces``' bus."""
     refer_to_addr = _refer_to(replaces, refer_to, replaces, method)
@@ -234,7 +261,8 @@ async def out_of_dialog_refer(phone: Phone, replaces: Call, method: str | None, 
     client = rf.ReferClient.out_of_dialog(
         phone.manager, request_uri=str(request_uri), from_=local, to=NameAddr(request_uri),
         contact=phone.contact(transport, user), refer_to=refer_to_addr, targets=targets,
-        referred_by=NameAddr(local.uri), now=phone.now())
+        referred_by=NameAddr(local.uri), subscribe=subscribe,
+        credentials=account.credentials if account is not None else None, now=phone.now())
     transfer = Transfer(client.id, replaces, str(refer_to_addr.uri), phone.loop.create_future())
     _Registry.of(phone).transfers[client.id] = transfer
     phone.pump()
@@ -250,7 +278,9 @@ def _on_client_event(phone: Phone, event: rf.ReferEvent) -> None:
     public: TransferEvent
     done: bool | None = None
     if isinstance(event, rf.ReferAccepted):
-        public = ReferAccepted(call, transfer, event.response)
+        public = ReferAccepted(call, transfer, event.response, event.subscribed)
+        if not event.subscribed:
+            done = True  # nothing more will be known (Refer-Sub: false)
     elif isinstance(event, rf.ReferRejected):
         public = ReferRejected(call, transfer, event.status or 408, event.reason)
         done = False
@@ -300,39 +330,55 @@ class IncomingRefer:
 
     @property
     def method(self) -> str:
-        """The method Refer-To asks for (RFC 3515 §2.2: INVITE unless ``method=`` says)."""
-        uri = self.refer_to.uri
-        method = uri.params.get("method") if isinstance(uri, SipUri) else None
-        return (method or "INVITE").upper()
+        """The method Refer-To asks for (RFC 3515 §2.4.3: INVITE unless ``method=`` says)."""
+        return rf.refer_method(self.refer_to)
 
-    async def accept(self, *, account: Account | None = None) -> Call:
-        """Answer 202, call the Refer-To target and report its progress (acceptRefer).
+    @property
+    def subscription(self) -> bool:
+        """False when the REFER said ``Refer-Sub: false``: accepting sends 200, no NOTIFY."""
+        return self._server.subscription
 
-        The new INVITE carries the Replaces embedded in Refer-To and a Referred-By
-        (RFC 3892). ``account`` places the call (default: the phone's first account,
-        else a peer-to-peer call).
+    async def accept(self, *, account: Account | None = None) -> Call | None:
+        """Accept the REFER and send the request its Refer-To asks for (acceptRefer).
+
+        INVITE (the default): answer 202, call the target and report the call's
+        progress; the INVITE carries the Replaces embedded in Refer-To and a
+        Referred-By (RFC 3892); returns the new call. BYE: hang up the call the
+        Refer-To names and report the BYE's status; returns that call. MESSAGE,
+        OPTIONS: send it to the target and report its final status; returns None.
+        (See the module doc.) ``account`` places the call or MESSAGE (default: the
+        phone's first account, else peer to peer).
 
         Raises:
-            InvalidStateError: the REFER was already answered, or asks for a method
-                other than INVITE.
+            InvalidStateError: the REFER was already answered, its Refer-To is not a
+                SIP URI, or (BYE) the call it names is gone (the REFER is refused 403).
         """
-        if self.method != "INVITE":
-            raise InvalidStateError(f"REFER {self.id} asks for {self.method}; only INVITE"
-                                    " is carried out")
         uri = self.refer_to.uri
         if not isinstance(uri, SipUri):
             raise InvalidStateError(f"REFER {self.id}: Refer-To {uri} is not a SIP URI")
+        method = self.method
+        victim: Call | None = None
+        if method == "BYE":
+            victim = bye_target(self.phone, self)
+            if victim is None:
+                await self.reject(403, "Refer-To method=BYE names no call here")
+                raise InvalidStateError(f"REFER {self.id} asks to end a call that is gone")
         phone = self.phone
         try:
             self._server.accept(now=phone.now())
         except LocalProtocolError as exc:
             raise InvalidStateError(f"cannot accept REFER {self.id}: {exc}") from exc
         phone.pump()
+        if victim is not None:
+            return await self._bye(victim)
+        if method != "INVITE":
+            self._send_out_of_dialog(method, uri, account)
+            return None
         headers = [(name, unescape(value)) for name, value in uri.headers.items()
                    if name.lower() in ("replaces", "require")]
         if self.referred_by is not None:
             headers.append(("Referred-By", str(self.referred_by)))
-        target = str(uri_without_headers(uri))
+        target = str(_request_target(uri))
         try:
             if account is None:
                 account = phone.accounts[0] if phone.accounts else None
@@ -344,6 +390,49 @@ class IncomingRefer:
         self.new_call = call
         self._follow(call)
         return call
+
+    async def _bye(self, victim: Call) -> Call:
+        def ended(event: CallEnded) -> None:
+            victim.bus.off(ended)
+            status = event.status or 200
+            self._report(status, reason_phrase(status))
+
+        victim.bus.on(CallEnded)(ended)
+        try:
+            await victim.hangup()
+        except InvalidStateError:
+            victim.bus.off(ended)
+            self._report(481, "Call/Transaction Does Not Exist")
+            raise
+        return victim
+
+    def _send_out_of_dialog(self, method: str, uri: SipUri, account: Account | None) -> None:
+        """MESSAGE or OPTIONS to the Refer-To target; its final status is the last report."""
+        from voipkit.api import messaging
+        from voipkit.api.errors import RequestFailed
+
+        phone = self.phone
+        target = str(_request_target(uri))
+        headers = {name.lower(): unescape(value) for name, value in uri.headers.items()}
+
+        async def send() -> None:
+            try:
+                if method == "MESSAGE":
+                    message = await messaging.send_message(
+                        phone, target, headers.get("body", "").encode(),
+                        headers.get("content-type", "text/plain"), account=account)
+                    response = await message.delivered()
+                else:
+                    response = await phone.send_options(target)
+            except RequestFailed as exc:
+                self._report(exc.status, exc.reason)
+            except Exception as exc:  # resolution, transport: the request never got out
+                logger.info("REFER %s: %s to %s failed: %s", self.id, method, target, exc)
+                self._report(503, "Service Unavailable")
+            else:
+                self._report(response.status, response.reason)
+
+        phone.spawn(send())
 
     def _follow(self, call: Call) -> None:
         def progress(event: CallProgress) -> None:
@@ -385,12 +474,58 @@ class IncomingRefer:
         self.phone.pump()
 
 
+def _request_target(uri: SipUri) -> SipUri:
+    """The Refer-To URI as a Request-URI: no headers and no ``method`` parameter
+    (RFC 3261 §19.1.1 Table 1: method is "not allowed" in a Request-URI)."""
+    bare = uri_without_headers(uri)
+    if "method" in bare.params:
+        bare = bare.replace(params={k: v for k, v in bare.params.items() if k != "method"})
+    return bare
+
+
+def _same_party(a: SipUri, b: SipUri) -> bool:
+    return (a.user == b.user and a.host.lower() == b.host.lower()
+            and (a.port is None or b.port is None or a.port == b.port))
+
+
+def bye_target(phone: Phone, refer: IncomingRefer) -> Call | None:
+    """The call a REFER with ``method=BYE`` asks us to end, or None.
+
+    By the Replaces embedded in Refer-To (its tags in either order: it may name the
+    dialog from either side), else the single connected call whose peer is the
+    Refer-To URI. Never the call the REFER came in.
+    """
+    from voipkit.api.call import CallState
+
+    calls = [c for c in phone.calls.values() if c is not refer.call
+             and c.state is CallState.CONNECTED]
+    if refer.replaces is not None:
+        named = refer.replaces
+        for call in calls:
+            dialog_id = call.session.dialog_id
+            if (dialog_id is not None and dialog_id.call_id == named.call_id
+                    and {dialog_id.local_tag, dialog_id.remote_tag}
+                    == {named.to_tag, named.from_tag}):
+                return call
+        return None
+    uri = refer.refer_to.uri
+    if not isinstance(uri, SipUri):
+        return None
+    peers = [c for c in calls if isinstance(c.remote.uri, SipUri)
+             and _same_party(c.remote.uri, uri)]
+    return peers[0] if len(peers) == 1 else None
+
+
 def _on_refer_received(phone: Phone, event: rf.ReferReceived) -> None:
     server = phone.manager.usage(event.refer_id)
     if not isinstance(server, rf.ReferServer):
         return
     call = phone.call_by_id(event.session_id) if event.session_id is not None else None
     refer = IncomingRefer(phone, server, event, call)
+    if refer.method == "BYE" and bye_target(phone, refer) is None:
+        server.reject(403, "Refer-To method=BYE names no call here", now=phone.now())
+        phone.pump()
+        return
     registry = _Registry.of(phone)
     for refer_id in [i for i, r in registry.incoming.items()
                      if r._server.done or r._server.accepted]:
@@ -472,6 +607,7 @@ __all__ = [
     "TransferSucceeded",
     "TransferTrying",
     "attach",
+    "bye_target",
     "dispatch",
     "incoming_refer",
     "install",

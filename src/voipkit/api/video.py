@@ -20,7 +20,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from voipkit.aio.video_session import FrameSink, PushedFrames, VideoSession
+from voipkit.api.config import MediaConfig
 from voipkit.api.errors import ConfigurationError
+from voipkit.media.quality import bandwidth_lines
 from voipkit.media.video import (
     DEFAULT_MTU,
     DEFAULT_VIDEO_CODECS,
@@ -29,6 +31,7 @@ from voipkit.media.video import (
     VideoCodecRegistry,
     VideoEncoderSettings,
     VideoFrame,
+    mirror,
 )
 from voipkit.sdp import (
     CodecCapability,
@@ -41,7 +44,7 @@ from voipkit.sdp import (
     new_crypto,
     offer_media,
 )
-from voipkit.sdp.model import parse_fmtp_params
+from voipkit.sdp.model import Bandwidth, parse_fmtp_params
 
 if TYPE_CHECKING:
     from voipkit.api.phone import Phone
@@ -67,6 +70,13 @@ class VideoSettings:
     bitrate: int = 500_000
     mtu: int = DEFAULT_MTU
     nack: bool = True
+    dscp: int | None = None
+    "DiffServ code point of new calls' video sockets (enableVideoQos: 34, AF41)."
+    rotation: int = 0
+    "Degrees the sent video is turned clockwise (setVideoOrientation)."
+    local_window: FrameSink | None = None
+    "Sees every frame the phone's calls send (displayLocalVideo), mirrored if asked."
+    local_mirror: bool = False
 
     def set_mtu(self, mtu: int) -> None:
         """The manual's setVideoMTU: 512-65507; "other value will be modified to the
@@ -84,6 +94,11 @@ class VideoSettings:
             raise ConfigurationError(f"video resolution {width}x{height} must be even and "
                                      "at most 1920x1088")
         self.width, self.height = width, height
+
+    def set_rotation(self, degrees: int) -> None:
+        if degrees not in (0, 90, 180, 270):
+            raise ConfigurationError(f"video rotation {degrees} is not 0, 90, 180 or 270")
+        self.rotation = degrees
 
     def set_bitrate(self, bitrate: int) -> None:
         if not 10_000 <= bitrate <= 20_000_000:
@@ -149,6 +164,10 @@ class CallVideo:
         "False once video was removed from the call (its m= line is then offered with port 0)."
         self._pushed: PushedFrames | None = None
         self._builtin_source = session.source
+        self.bandwidths: list[Bandwidth] = []
+        "b= lines of the video m= line (setVideoRtcpBandwidth), in offers and answers."
+        session.rotation = phone.video.rotation
+        session.sent_sinks.append(self._local_preview)
         self._window: FrameSink | None = None
         self._taps: tuple[FrameSink | None, FrameSink | None] = (None, None)
 
@@ -160,7 +179,7 @@ class CallVideo:
         settings: VideoSettings = phone.video
         session = await VideoSession.open(phone.rtp_ip, (low, high), phone.ids,
                                           loop=phone.loop, registry=settings.registry(),
-                                          symmetric=media.symmetric_rtp)
+                                          symmetric=media.symmetric_rtp, dscp=settings.dscp)
         session.apply_settings(settings.encoder_settings())
         session.nack = settings.nack
         return cls(phone, session)
@@ -192,7 +211,25 @@ class CallVideo:
         return offer_media(MediaOffer(
             capabilities=self._phone.video.capabilities(), port=self.session.local_port,
             kind="video", direction=direction, ptime=None, telephone_event=False,
-            crypto=crypto, proto=proto))
+            crypto=crypto, proto=proto, bandwidths=self.bandwidths))
+
+    def set_rtcp_bandwidth(self, rr: int | None, rs: int | None,
+                           as_kbps: int | None) -> None:
+        """setVideoRtcpBandwidth: b=RR/RS (bits/s, RFC 3556) and b=AS (kb/s) on the video
+        line of the call's next offer or answer (``Call.update()`` sends one now)."""
+        MediaConfig(rtcp_bandwidth=(rr, rs, as_kbps))  # the audio setter's checks
+        self.bandwidths = bandwidth_lines(as_kbps=as_kbps, rs=rs, rr=rr)
+
+    def adjust_answer(self, answer: SessionDescription) -> None:
+        """Give the video line of our ``answer`` its own b= lines."""
+        for line in answer.media:
+            if line.kind == "video" and line.port != 0:
+                line.bandwidths = list(self.bandwidths)
+
+    def _local_preview(self, frame: VideoFrame) -> None:
+        window = self._phone.video.local_window
+        if window is not None:
+            window(mirror(frame) if self._phone.video.local_mirror else frame)
 
     def configure(self, streams: Sequence[NegotiatedMedia], *, start: bool = False) -> None:
         """Apply the video stream of an offer/answer exchange (none: video stops) and,

@@ -189,7 +189,10 @@ class JitterBuffer:
         self._ts_ref: int | None = None  # extended highest timestamp seen
         self._last_transit: float | None = None
         self._jitter = 0.0
-        self._transits: deque[tuple[float, float]] = deque()
+        # the window's largest and smallest transit, as monotonic deques of
+        # (arrival, transit): O(1) per packet instead of a scan of the window
+        self._highs: deque[tuple[float, float]] = deque()
+        self._lows: deque[tuple[float, float]] = deque()
         self._last_shrink: float | None = None
 
     # -- observation -------------------------------------------------------
@@ -288,7 +291,8 @@ class JitterBuffer:
         self._empty_pops = 0
         self._ts_ref = None
         self._last_transit = None
-        self._transits.clear()
+        self._highs.clear()
+        self._lows.clear()
 
     def _observe(self, timestamp: int, arrival: float) -> None:
         """Update the jitter estimate and adapt the target delay."""
@@ -300,12 +304,19 @@ class JitterBuffer:
         if self._last_transit is not None:  # RFC 3550 §6.4.1: J += (|D| - J) / 16
             self._jitter += (abs(transit - self._last_transit) - self._jitter) / 16.0
         self._last_transit = transit
-        transits = self._transits
-        transits.append((arrival, transit))
-        while transits and transits[0][0] < arrival - self.window:
-            transits.popleft()
-        values = [t for _, t in transits]
-        spread = max(values) - min(values)
+        highs, lows = self._highs, self._lows
+        while highs and highs[-1][1] <= transit:
+            highs.pop()
+        highs.append((arrival, transit))
+        while lows and lows[-1][1] >= transit:
+            lows.pop()
+        lows.append((arrival, transit))
+        oldest = arrival - self.window
+        while highs[0][0] < oldest:
+            highs.popleft()
+        while lows[0][0] < oldest:
+            lows.popleft()
+        spread = highs[0][1] - lows[0][1]
         wanted = min(self.max_delay, max(self.min_delay, spread + self.frame_duration / 2))
         if self._last_shrink is None:
             self._last_shrink = arrival

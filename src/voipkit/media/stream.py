@@ -462,6 +462,9 @@ class RtpStream:
         """
         cfg = self._config
         need = round(len(pcm) * cfg.codec.sample_rate / cfg.audio_rate)
+        if need == len(pcm) and not len(self._tx_fifo) \
+                and isinstance(self._tx_resampler, _Passthrough):
+            return pcm  # same rate, nothing held back: the frame as it is
         out = self._tx_resampler.process(pcm)
         fifo = np.concatenate((self._tx_fifo, out)) if len(self._tx_fifo) else out
         if len(fifo) < need:
@@ -776,6 +779,12 @@ class RtpStream:
             pcm, rate = self._next_decoded(now)
             self._rx_owed -= len(pcm) / rate if len(pcm) else cfg.ptime
             parts.append(self._rx_resampler(rate).process(pcm))
+        if len(parts) == 2 and not len(parts[0]) and len(parts[1]) == samples:
+            return parts[1]  # the usual tick: one whole packet, nothing queued
+        return self._take_rx(parts, samples)
+
+    def _take_rx(self, parts: list[Pcm], samples: int) -> Pcm:
+        """``samples`` from the FIFO and the decoded ``parts``; the rest stays queued."""
         joined = np.concatenate(parts) if len(parts) > 1 else parts[0]
         if len(joined) < samples:  # the resampler's start-up delay, once
             joined = np.concatenate((np.zeros(samples - len(joined), dtype=np.int16), joined))

@@ -316,7 +316,13 @@ class SipUri:
         return new
 
     def replace(self, **changes: Any) -> SipUri:
-        """A copy with some fields changed (the same as ``dataclasses.replace``)."""
+        """A copy with some fields changed.
+
+        Unlike a bare ``dataclasses.replace``, the copy gets its own ``params`` and
+        ``headers`` dicts, so changing them never changes this URI.
+        """
+        changes.setdefault("params", dict(self._params))
+        changes.setdefault("headers", dict(self._headers))
         return dataclasses.replace(self, **changes)
 
     def __eq__(self, other: object) -> bool:

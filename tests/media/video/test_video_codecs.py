@@ -11,7 +11,9 @@ Proves:
   restarts with one;
 - garbage input to a decoder is counted, never raised;
 - I420 frames convert to and from raw bytes; the pattern is deterministic and carries
-  its index, which survives encoding; PSNR of identical frames is infinite.
+  its index, which survives encoding; PSNR of identical frames is infinite;
+- rotation by 90/180/270 degrees and mirroring move every plane's samples as expected
+  and compose to the identity.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from voipkit.media.video.codecs import (
 from voipkit.media.video.frames import (
     VideoFrame,
     i420_size,
+    mirror,
     pattern_frame,
     pattern_index,
     psnr,
+    rotate,
 )
 
 FRAMES = 8
@@ -135,3 +139,21 @@ def test_i420_frames() -> None:
         VideoFrame.from_i420(raw, 63, 48)
     with pytest.raises(ValueError, match="differ in size"):
         psnr(frame, pattern_frame(32, 24, 0))
+
+
+def test_rotate_and_mirror() -> None:
+    frame = pattern_frame(64, 48, 3)
+    turned = rotate(frame, 90)
+    assert (turned.width, turned.height) == (48, 64)
+    y, u, _ = frame.planes()
+    ty, tu, _ = turned.planes()
+    assert ty[0, -1] == y[0, 0] and ty[-1, -1] == y[0, -1]  # clockwise: top row -> right
+    assert tu[0, -1] == u[0, 0]
+    assert np.array_equal(rotate(rotate(frame, 180), 180).data, frame.data)
+    assert np.array_equal(rotate(turned, 270).data, frame.data)
+    assert rotate(frame, 0) is frame
+    flipped = mirror(frame)
+    assert flipped.planes()[0][5, 0] == y[5, -1]
+    assert np.array_equal(mirror(flipped).data, frame.data)
+    with pytest.raises(ValueError, match="not 0, 90, 180 or 270"):
+        rotate(frame, 45)

@@ -2,7 +2,8 @@
 
 Proves (frames every 1/32 s, binary-exact times, an in-memory link):
 - with no loss, every sent frame is decoded, PSNR >= 30 dB, for H.264 and VP8; the
-  first frame is a key frame and SR/RR reports parse;
+  first frame is a key frame and SR/RR reports parse; an explicit PLI
+  (request_remote_keyframe) brings the next key frame;
 - a dropped packet is NACKed at exactly arrival + delay, the sender retransmits the
   stored datagram, and the frame is decoded with no PLI and no dropped frame;
 - without NACK, the receiver skips the hole after ``max_wait``, drops frames until a key
@@ -10,7 +11,10 @@ Proves (frames every 1/32 s, binary-exact times, an in-memory link):
   next frame is a key frame and decoding resumes;
 - FIR with a new command sequence number asks for a key frame, a repeated one does not;
 - with SRTP keys both ways, frames and retransmissions pass; a recvonly stream sends
-  nothing.
+  nothing;
+- a peer that restarts its stream (new SSRC) is followed once the old SSRC has been
+  silent for ``ssrc_timeout`` (exactly), or at once after its RTCP BYE; before that the
+  new SSRC's packets are counted as foreign and dropped.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pytest
 
 from voipkit.base.ids import SequentialIds
 from voipkit.media.rtcp import (
+    RtcpByePacket,
     RtcpFirPacket,
     RtcpNackPacket,
     RtcpPliPacket,
@@ -68,7 +73,14 @@ def test_frames_arrive_intact(spec: VideoCodecSpec) -> None:
             bob.receive_rtp(datagram, arrival=now)
         scores += [psnr(source, frame) for frame in bob.pop_frames()]
     assert len(scores) == 6 and min(scores) >= 30, scores
-    assert alice.counters.keyframes_sent == 1
+    assert alice.counters.keyframes_sent == 1 and bob.counters.keyframes_received == 1
+    assert alice.request_remote_keyframe() is False  # alice has heard no stream yet
+    assert bob.request_remote_keyframe() is True  # an explicit PLI, decoder state aside
+    (feedback,) = bob.rtcp_to_send()
+    alice.receive_rtcp(feedback, arrival=6 * TICK)
+    for datagram in alice.send_frame(pattern_frame(W, H, 6), now=6 * TICK):
+        bob.receive_rtp(datagram, arrival=6 * TICK)
+    assert bob.counters.keyframes_received == 2 and alice.counters.plis_received == 1
     assert bob.counters.frames_dropped == 0 and bob.get_timer() is None
     report = parse_rtcp(alice.build_rtcp(now=6 * TICK))
     assert isinstance(report[0], RtcpSrPacket) and report[0].packet_count > 6
@@ -172,3 +184,43 @@ def test_srtp_and_direction() -> None:
     quiet = VideoStream(replace(alice.config, direction=Direction.RECVONLY, local_crypto=None,
                                 remote_crypto=None), ids=SequentialIds("q"))
     assert quiet.send_frame(pattern_frame(W, H, 0), now=0) == []
+
+
+def skipped_ids(count: int) -> SequentialIds:
+    """Ids whose SSRCs differ from a fresh SequentialIds' (they all count from 1)."""
+    ids = SequentialIds("x")
+    for _ in range(count):
+        ids.ssrc()
+    return ids
+
+
+def test_a_restarted_peer_stream_is_followed() -> None:
+    alice, bob = pair(VP8)
+    for i in range(2):
+        for datagram in alice.send_frame(pattern_frame(W, H, i), now=i * TICK):
+            bob.receive_rtp(datagram, arrival=i * TICK)
+    assert len(bob.pop_frames()) == 2 and bob.remote_ssrc == alice.ssrc
+    restarted = VideoStream(alice.config, ids=skipped_ids(20))
+    assert restarted.ssrc != alice.ssrc
+    last = 1 * TICK  # the old SSRC's last packet
+    for datagram in restarted.send_frame(pattern_frame(W, H, 10), now=last + 0.25):
+        bob.receive_rtp(datagram, arrival=last + 0.25)
+    assert bob.pop_frames() == [] and bob.counters.foreign_ssrc > 0
+    for datagram in restarted.send_frame(pattern_frame(W, H, 11), now=last + 0.5):
+        bob.receive_rtp(datagram, arrival=last + 0.5)  # 0.5 s of silence: switch
+    assert bob.remote_ssrc == restarted.ssrc
+    # frame 11 is no key frame (10 was, and was dropped): a PLI asks for one
+    assert bob.pop_frames() == [] and bob.counters.plis_sent == 1
+    (feedback,) = bob.rtcp_to_send()
+    restarted.receive_rtcp(feedback, arrival=last + 0.5)
+    for datagram in restarted.send_frame(pattern_frame(W, H, 12), now=last + 0.53125):
+        bob.receive_rtp(datagram, arrival=last + 0.53125)
+    (frame,) = bob.pop_frames()
+    assert psnr(pattern_frame(W, H, 12), frame) >= 30
+    # BYE: the next source is taken at once
+    third = VideoStream(alice.config, ids=skipped_ids(30))
+    bye = bytes(RtcpByePacket((restarted.ssrc,)))
+    bob.receive_rtcp(bye, arrival=last + 0.6)
+    for datagram in third.send_frame(pattern_frame(W, H, 20), now=last + 0.6):
+        bob.receive_rtp(datagram, arrival=last + 0.6)
+    assert bob.remote_ssrc == third.ssrc and len(bob.pop_frames()) == 1

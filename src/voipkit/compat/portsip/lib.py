@@ -70,6 +70,7 @@ from voipkit.compat.portsip.enums import (
     TRANSPORT_TYPE,
 )
 from voipkit.compat.portsip.presence import PresenceFunctions
+from voipkit.compat.portsip.screen import ScreenFunctions
 from voipkit.compat.portsip.sessions import (
     SessionTable,
     body_of,
@@ -81,6 +82,7 @@ from voipkit.compat.portsip.stream_io import StreamIOFunctions
 from voipkit.compat.portsip.transfer import TransferFunctions
 from voipkit.compat.portsip.video import VideoFunctions
 from voipkit.compat.portsip.video_conference import VideoConferenceFunctions
+from voipkit.compat.portsip.video_files import VideoFileFunctions
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +115,9 @@ class StringBuilder:
         return len(self.value)
 
 
-class PortSIPLib(AudioFunctions, PresenceFunctions, TransferFunctions, StreamIOFunctions,
-                 DeviceFunctions, VideoFunctions, VideoConferenceFunctions):
+class PortSIPLib(VideoFileFunctions, AudioFunctions, PresenceFunctions, TransferFunctions,
+                 StreamIOFunctions, DeviceFunctions, VideoFunctions, VideoConferenceFunctions,
+                 ScreenFunctions):
     """PortSIP-compatible facade over ``voipkit.api``.
 
     Vendor contract: methods return 0 (or a new id > 0) on success and a negative

@@ -32,6 +32,7 @@ from voipkit.api import (
     SubscriptionEnded,
     SubscriptionFailure,
     SubscriptionNotified,
+    SubscriptionRefreshFailure,
 )
 from voipkit.api.errors import NotFoundError
 from voipkit.compat.portsip.codes import ErrorCode
@@ -200,6 +201,7 @@ class PresenceFunctions:
         handlers: dict[type[Any], Callable[[Any], None]] = {
             SubscriptionNotified: self._notified, SubscriptionFailure: self._sub_failed,
             SubscriptionEnded: self._sub_ended, PresenceSubscribeReceived: self._watcher,
+            SubscriptionRefreshFailure: self._refresh_failed,
             PresenceOnline: self._online, PresenceOffline: self._offline,
             DialogStateUpdated: self._dialog_state, MessagesWaiting: self._mwi,
         }
@@ -211,6 +213,11 @@ class PresenceFunctions:
                    message_text(event.request), event.body, len(event.body))
 
     def _sub_failed(self, event: SubscriptionFailure) -> None:
+        self._post(self._callbacks.onSubscriptionFailure, event.subscription.id, event.status)
+
+    def _refresh_failed(self, event: SubscriptionRefreshFailure) -> None:
+        # the manual: onSubscriptionFailure is "triggered on sending SUBSCRIBE failure";
+        # onSubscriptionTerminated follows when the subscription then lapses
         self._post(self._callbacks.onSubscriptionFailure, event.subscription.id, event.status)
 
     def _sub_ended(self, event: SubscriptionEnded) -> None:

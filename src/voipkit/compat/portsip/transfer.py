@@ -128,9 +128,11 @@ class TransferFunctions:
         return 0
 
     def acceptRefer(self, referId: int, referSignalingMessage: str) -> int:
-        """Accept a REFER from onReceivedRefer: 202, then a new call to its target.
+        """Accept a REFER from onReceivedRefer: 202, then the request its Refer-To asks for.
 
-        Returns the new call's sessionId (> 0).
+        Returns the new call's sessionId (> 0) for INVITE (the usual case), the
+        sessionId of the call it hangs up for ``method=BYE``, and 0 for MESSAGE or
+        OPTIONS (no call); see ``voipkit.api.transfer``.
         """
         return self._call(self._accept_refer, referId)
 
@@ -139,7 +141,9 @@ class TransferFunctions:
         if refer is None:
             raise NotFoundError(f"no pending REFER has id {refer_id}")
         call = await refer.accept(account=self._account)
-        return self._sessions.add(call)
+        if call is None:
+            return 0
+        return call.id if call.id in self._sessions else self._sessions.add(call)
 
     def rejectRefer(self, referId: int) -> int:
         """Refuse a REFER from onReceivedRefer (603 Decline)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from voipkit.api import Call, Phone
 from voipkit.api.errors import InvalidStateError
@@ -48,6 +48,14 @@ _DIRECTIONS = {DIRECTION_MODE.DIRECTION_NONE: (False, False),
                DIRECTION_MODE.DIRECTION_SEND_RECV: (True, True)}
 
 Window = Callable[[VideoFrame], object]
+#: (unique id, name) of the cameras calls can send from.
+VIRTUAL_CAMERAS = (("voipkit:pattern", "voipkit test pattern"),)
+
+
+class _Buffer(Protocol):
+    """A StringBuilder-like output buffer (``.value``)."""
+
+    value: str
 
 
 def _video_codec(what: str, value: int) -> str | None:
@@ -232,6 +240,92 @@ class VideoFunctions:
             self._post(self._callbacks.onVideoRawCallback, session_id, kind, frame.width,
                        frame.height, data, len(data))
         return raw
+
+    # --- devices, orientation, local preview, QoS, RTCP bandwidth -------------------------
+
+    def getNumOfVideoCaptureDevices(self) -> int:
+        """How many cameras calls can send from: 1, the virtual camera (the moving test
+        pattern); voipkit does not capture from V4L2 devices yet."""
+        return self._call(self._count_cameras)
+
+    async def _count_cameras(self) -> int:
+        self._require_phone()
+        return len(VIRTUAL_CAMERAS)
+
+    def getVideoCaptureDeviceName(self, deviceIndex: int, uniqueIdUTF8: _Buffer,
+                                  uniqueIdUTF8Length: int, deviceNameUTF8: _Buffer,
+                                  deviceNameUTF8Length: int) -> int:
+        """The unique id and name of camera ``deviceIndex`` (-1: the default one)."""
+        if (isinstance(deviceIndex, bool) or not isinstance(deviceIndex, int)
+                or not -1 <= deviceIndex < len(VIRTUAL_CAMERAS)):
+            logger.info("getVideoCaptureDeviceName: no camera %r (there are %d)",
+                        deviceIndex, len(VIRTUAL_CAMERAS))
+            return ErrorCode.INVALID_ARGUMENT
+        unique, name = VIRTUAL_CAMERAS[max(deviceIndex, 0)]
+        if (isinstance(deviceNameUTF8Length, bool) or not isinstance(deviceNameUTF8Length, int)
+                or deviceNameUTF8Length < 128):
+            logger.info("getVideoCaptureDeviceName: deviceNameUTF8Length %r is less than 128 "
+                        "(the manual)", deviceNameUTF8Length)
+            return ErrorCode.INVALID_ARGUMENT
+        for text, size in ((unique, uniqueIdUTF8Length), (name, deviceNameUTF8Length)):
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                return ErrorCode.INVALID_ARGUMENT
+            if len(text.encode("utf-8")) + 1 > size:
+                logger.info("getVideoCaptureDeviceName: %r does not fit %d bytes", text, size)
+                return ErrorCode.BUFFER_TOO_SMALL
+        return self._call(self._name_camera, unique, name, uniqueIdUTF8, deviceNameUTF8)
+
+    async def _name_camera(self, unique: str, name: str, unique_buffer: _Buffer,
+                           name_buffer: _Buffer) -> int:
+        self._require_phone()
+        unique_buffer.value = unique
+        name_buffer.value = name
+        return 0
+
+    def setVideoDeviceId(self, deviceId: int) -> int:
+        """Choose the camera of new calls: 0 (or -1, the default) is the virtual camera."""
+        if isinstance(deviceId, bool) or deviceId not in (-1, *range(len(VIRTUAL_CAMERAS))):
+            logger.info("setVideoDeviceId: no camera %r", deviceId)
+            return ErrorCode.INVALID_ARGUMENT
+        return self._on_phone(lambda phone: None)
+
+    def setVideoOrientation(self, rotation: int) -> int:
+        """Turn the video sent clockwise by 0, 90, 180 or 270 degrees (new calls and the
+        calls already sending video)."""
+        def apply(phone: Phone) -> None:
+            phone.video.set_rotation(rotation)
+            for call in phone.calls.values():
+                if call.video is not None:
+                    call.video.session.rotation = rotation
+        return self._on_phone(apply)
+
+    def displayLocalVideo(self, state: bool, mirror: bool,
+                          localVideoWindow: Window | None) -> int:
+        """Show the video the calls send in ``localVideoWindow`` (a frame sink, called on
+        the callback thread), mirrored if ``mirror``; ``state`` false stops it."""
+        if state and (localVideoWindow is None or not callable(localVideoWindow)):
+            logger.info("displayLocalVideo: the window must be a callable frame sink")
+            return ErrorCode.INVALID_ARGUMENT
+
+        def apply(phone: Phone) -> None:
+            window = localVideoWindow
+            phone.video.local_window = (
+                (lambda frame: self._post(window, frame)) if state and window is not None
+                else None)
+            phone.video.local_mirror = bool(mirror)
+        return self._on_phone(apply)
+
+    def enableVideoQos(self, state: bool) -> int:
+        """DSCP 34 (true) or 0 (false) on the video sockets of new calls (the manual)."""
+        return self._on_phone(lambda phone: setattr(phone.video, "dscp",
+                                                    34 if state else None))
+
+    def setVideoRtcpBandwidth(self, sessionId: int, BitsRR: int, BitsRS: int,
+                              KBitsAS: int) -> int:
+        """RFC 3556 b=RR / b=RS (bits/s) and b=AS (kb/s) on the call's video line in its
+        next offer or answer."""
+        return self._with_call(sessionId, lambda call: _call_video(call).set_rtcp_bandwidth(
+            BitsRR, BitsRS, KBitsAS))
 
     def _video_names(self, message: str) -> str:
         """videoCodecNames of a callback: the codecs of the message's first active video

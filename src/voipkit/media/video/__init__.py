@@ -24,9 +24,11 @@ from voipkit.media.video.frames import (
     PatternSource,
     VideoFrame,
     i420_size,
+    mirror,
     pattern_frame,
     pattern_index,
     psnr,
+    rotate,
 )
 from voipkit.media.video.h264 import FuA, H264PayloadFormat, StapA, join_annex_b, split_annex_b
 from voipkit.media.video.nack import NackGenerator, RetransmissionBuffer
@@ -74,8 +76,10 @@ __all__ = [
     "i420_size",
     "join_annex_b",
     "max_payload_for_mtu",
+    "mirror",
     "pattern_frame",
     "pattern_index",
     "psnr",
+    "rotate",
     "split_annex_b",
 ]

@@ -240,7 +240,7 @@ class VideoCodecSpec:
             if _h264_mode(fmtp) == 0:
                 options["x264-params"] = f"slice-max-size={max_payload_for_mtu(settings.mtu)}"
             return VideoEncoder(self.encoder_name, settings, options, _strip_sei)
-        options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0",
+        options = {"deadline": "realtime", "cpu-used": "16", "lag-in-frames": "0",
                    "error-resilient": "1"}
         return VideoEncoder(self.encoder_name, settings, options)
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PatternSource", "VideoFrame", "i420_size", "pattern_frame", "pattern_index", "psnr"]
+__all__ = ["PatternSource", "VideoFrame", "i420_size", "mirror", "pattern_frame",
+           "pattern_index", "psnr", "rotate"]
 
 Plane = npt.NDArray[np.uint8]
 
@@ -115,6 +116,31 @@ def pattern_frame(width: int, height: int, index: int) -> VideoFrame:
                                                                                  width),
     ])
     return VideoFrame(data)
+
+
+def rotate(frame: VideoFrame, degrees: int) -> VideoFrame:
+    """``frame`` turned clockwise by 0, 90, 180 or 270 degrees (each plane alike).
+
+    Raises:
+        ValueError: another angle.
+    """
+    if degrees % 360 not in (0, 90, 180, 270):
+        raise ValueError(f"rotation {degrees} is not 0, 90, 180 or 270 degrees")
+    turns = (degrees % 360) // 90
+    if turns == 0:
+        return frame
+    y, u, v = (np.rot90(plane, -turns) for plane in frame.planes())
+    height, width = y.shape
+    chroma = np.concatenate([u.reshape(-1), v.reshape(-1)]).reshape(height // 2, width)
+    return VideoFrame(np.ascontiguousarray(np.concatenate([y, chroma])))
+
+
+def mirror(frame: VideoFrame) -> VideoFrame:
+    """``frame`` flipped left to right (a selfie view)."""
+    y, u, v = (plane[:, ::-1] for plane in frame.planes())
+    chroma = np.concatenate([u.reshape(-1), v.reshape(-1)]).reshape(frame.height // 2,
+                                                                     frame.width)
+    return VideoFrame(np.ascontiguousarray(np.concatenate([y, chroma])))
 
 
 def pattern_index(frame: VideoFrame) -> int:

@@ -11,7 +11,9 @@ Must not know: sockets, asyncio, SIP, SDP text or the clock. Every method that d
 on time takes ``now``; SSRC, first sequence number and timestamp come from an injected
 ``voipkit.base.ids.IdSource``.
 
-Receiving. After lost packets that NACK could not repair, the decoder's references are
+Receiving. The first SSRC heard is locked; another is taken instead after the locked
+one said BYE or fell silent for ``ssrc_timeout`` (0.5 s), so a peer that restarts its
+stream is followed. After lost packets that NACK could not repair, the decoder's references are
 broken: frames are then dropped until a key frame arrives, and a PLI asks for one
 (again every ``pli_interval`` while none comes), so the picture recovers instead of
 freezing or smearing forever. Before the first key frame nothing is decoded either.
@@ -33,6 +35,7 @@ from types import MappingProxyType
 from voipkit.base.ids import IdSource
 from voipkit.media.rtcp import (
     ReportBlock,
+    RtcpByePacket,
     RtcpFirPacket,
     RtcpNackPacket,
     RtcpPacket,
@@ -142,6 +145,7 @@ class VideoCounters:
     keyframes_sent: int = 0
     packets_sent: int = 0
     frames_received: int = 0
+    keyframes_received: int = 0
     frames_decoded: int = 0
     frames_dropped: int = 0
     packets_received: int = 0
@@ -162,7 +166,8 @@ class VideoStream:
     """One video RTP session (send and receive), sans-IO."""
 
     def __init__(self, config: VideoStreamConfig, *, ids: IdSource, cname: str | None = None,
-                 rtcp_interval: float = 1.0, wallclock_offset: float = 0.0) -> None:
+                 rtcp_interval: float = 1.0, wallclock_offset: float = 0.0,
+                 ssrc_timeout: float = 0.5) -> None:
         self._config = config
         self._ids = ids
         self.ssrc = ids.ssrc() & _TS_MASK
@@ -183,6 +188,9 @@ class VideoStream:
         self._fir_seen: dict[int, int] = {}
         # receive side
         self._remote_ssrc: int | None = None
+        self.ssrc_timeout = ssrc_timeout
+        "Seconds of silence from the locked SSRC after which another SSRC is accepted."
+        self._last_arrival = 0.0
         self._receiver: ReceiverStats | None = None
         self._receive_pt: int | None = None
         self._assembler: FrameAssembler | None = None
@@ -278,13 +286,17 @@ class VideoStream:
             return
         if not self._config.receives:
             return
+        if (self._remote_ssrc is not None and packet.ssrc != self._remote_ssrc
+                and arrival - self._last_arrival >= self.ssrc_timeout):
+            # The peer restarted its stream (a new encoder after a re-INVITE, a
+            # transfer): follow the new source rather than freeze on the silent one.
+            self._remote_ssrc = None
         if self._remote_ssrc is None:
-            self._remote_ssrc = packet.ssrc
-            self._receiver = ReceiverStats(ssrc=packet.ssrc, clock_rate=VIDEO_CLOCK_RATE,
-                                           min_sequential=0)
+            self._lock(packet.ssrc)
         elif packet.ssrc != self._remote_ssrc:
             self.counters.foreign_ssrc += 1
             return
+        self._last_arrival = arrival
         codec = self._config.receive_codecs.get(packet.payload_type)
         if codec is None:
             self.counters.malformed += 1
@@ -301,10 +313,24 @@ class VideoStream:
             self._nack.received(packet.sequence_number, now=arrival)
         self._take(self._assembler.insert(packet, now=arrival), arrival)
 
+    def _lock(self, ssrc: int) -> None:
+        """Receive from ``ssrc`` from now on, with fresh reception state (RFC 3550 §8.2:
+        a new SSRC is a new source)."""
+        self._remote_ssrc = ssrc
+        self._receiver = ReceiverStats(ssrc=ssrc, clock_rate=VIDEO_CLOCK_RATE,
+                                       min_sequential=0)
+        self._assembler = None
+        self._decoder = None
+        self._receive_pt = None
+        self._nack = NackGenerator()
+        self._waiting_for_keyframe = True
+        self._pli_due = None
+
     def _take(self, frames: list[AssembledFrame], now: float) -> None:
         assert self._decoder is not None
         for frame in frames:
             self.counters.frames_received += 1
+            self.counters.keyframes_received += frame.keyframe
             if frame.after_loss and not frame.keyframe:
                 self._waiting_for_keyframe = True
             if self._waiting_for_keyframe and not frame.keyframe:
@@ -319,6 +345,15 @@ class VideoStream:
             self._pli_due = None
             self.counters.frames_decoded += len(decoded)
             self._frames += decoded
+
+    def request_remote_keyframe(self) -> bool:
+        """Queue a PLI asking the peer for a key frame now (RFC 4585 §6.3.1), whatever
+        the decoder's state; False when no peer stream is known yet."""
+        if self._remote_ssrc is None:
+            return False
+        self._feedback.append(RtcpPliPacket(self.ssrc, self._remote_ssrc))
+        self.counters.plis_sent += 1
+        return True
 
     def _ask_keyframe(self, now: float) -> None:
         """Queue a PLI now unless one was sent less than ``pli_interval`` ago."""
@@ -422,6 +457,9 @@ class VideoStream:
             if isinstance(packet, RtcpSrPacket):
                 if packet.ssrc == self._remote_ssrc and self._receiver is not None:
                     self._receiver.record_sender_report(packet.ntp_timestamp, arrival=arrival)
+            elif isinstance(packet, RtcpByePacket):
+                if self._remote_ssrc is not None and self._remote_ssrc in packet.ssrcs:
+                    self._remote_ssrc = None  # RFC 3550 §6.6: the source left
             elif isinstance(packet, RtcpNackPacket) and packet.media_ssrc == self.ssrc:
                 self.counters.nacks_received += 1
                 again = self._retransmit.retransmissions(packet.lost)

@@ -554,6 +554,8 @@ class InviteSession(Usage):
         self._prack_owed: tuple[Response, RAck] | None = None
         self._ack_owed: tuple[Dialog, int] | None = None
         self._digest: DigestClient | None = None
+        self.credentials: Credentials | None = None
+        "Answer 401/407 to this call's requests with these (``set_credentials``)."
         self._auth_tries = 0
         self._extra_headers: tuple[tuple[str, str], ...] = ()
         self._session_expires: int | None = None
@@ -576,6 +578,7 @@ class InviteSession(Usage):
         self._timer: _SessionTimerState | None = None
         self._bye_key: TransactionKey | None = None
         self._info_keys: set[TransactionKey] = set()
+        self._info_authorized: set[TransactionKey] = set()  # INFOs already resent with auth
         self._refresh_keys: set[TransactionKey] = set()
 
     @property
@@ -632,7 +635,7 @@ class InviteSession(Usage):
         session.reliable_mode = reliable
         session._extra_headers = tuple(extra_headers)
         if credentials is not None:
-            session._digest = DigestClient(credentials, cnonce=manager.ids.token)
+            session.set_credentials(credentials)
         tagged = NameAddr(from_.uri, from_.display_name, dict(from_.params))
         tagged.tag = manager.ids.tag()
         invite = Request("INVITE", parse_uri(request_uri), from_=tagged,
@@ -692,9 +695,21 @@ class InviteSession(Usage):
         elif key == self._reinvite_key:
             self._on_reinvite_response(event, now=now)
         elif key == self._bye_key and response.status >= 200:
-            self._terminate(self._terminated_reason or TerminationReason.BYE_LOCAL)
+            # a plain hang-up carries the BYE's final status (200, 481 ...): a REFER with
+            # method=BYE reports it to the referrer
+            if self._terminated_reason is None:
+                self._terminate(TerminationReason.BYE_LOCAL, response.status)
+            else:
+                self._terminate(self._terminated_reason)
         elif key in self._info_keys and response.status >= 200:
             self._info_keys.discard(key)
+            authorized = key in self._info_authorized
+            self._info_authorized.discard(key)
+            if response.status in (401, 407):
+                if not authorized and self._resend_with_auth(event, now=now):
+                    return
+            elif self._digest is not None:
+                self._digest.accepted()
             self.host.emit(InfoResponded(self.id, response.status, response))
         elif key in self._refresh_keys and response.status >= 200:
             self._refresh_keys.discard(key)
@@ -710,6 +725,10 @@ class InviteSession(Usage):
         if status < 200:
             self._on_invite_provisional(event, now=now)
             return
+        if status not in (401, 407) and self._digest is not None:
+            # the credentials (if sent) worked: a later challenge to an in-call request
+            # (INFO) in the same realm is answered, not taken for a refusal
+            self._digest.accepted()
         if status < 300:
             self._on_invite_2xx(event, now=now)
             return
@@ -855,6 +874,45 @@ class InviteSession(Usage):
             return False
         self._auth_tries += 1
         self._resend_invite([answer], now=now)
+        return True
+
+    def set_credentials(self, credentials: Credentials | None) -> None:
+        """Answer 401/407 to this call's requests (INVITE, INFO; the REFER and MESSAGE
+        usages sent in its dialog read ``credentials``) with ``credentials``."""
+        self.credentials = credentials
+        self._digest = (DigestClient(credentials, cnonce=self.host.ids.token)
+                        if credentials is not None else None)
+
+    def answer_challenge(self, response: Response, request: Request) -> tuple[str, str] | None:
+        """The Authorization / Proxy-Authorization header that answers ``response``
+        (401/407 to ``request``, a request in this call), or None: no credentials, an
+        unanswerable challenge, or credentials already refused (RFC 3261 §22.2-§22.3)."""
+        if self._digest is None:
+            return None
+        header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+        try:
+            return self._digest.answer(response.status, response.headers.getall(header),
+                                       method=request.method, uri=str(request.uri),
+                                       body=request.body)
+        except AuthError:
+            return None
+
+    def _resend_with_auth(self, event: ResponseReceived, *, now: float) -> bool:
+        """Resend a challenged in-dialog INFO once, with a new CSeq and the answer."""
+        answer = self.answer_challenge(event.response, event.request)
+        if answer is None or self.dialog_id is None or self.host.core.dialog(
+                self.dialog_id) is None:
+            return False
+        original = event.request
+        request = self._in_dialog_request(original.method)
+        request.body, request.content_type = original.body, original.content_type
+        for name, value in original.headers:
+            if name.lower() not in ("authorization", "proxy-authorization", "content-type"):
+                request.headers.add(name, value)
+        request.headers.add(*answer)
+        key = self.host.send_request_for(self, request, self.targets, now=now)
+        self._info_keys.add(key)
+        self._info_authorized.add(key)
         return True
 
     def _retry_with_min_se(self, event: ResponseReceived, *, now: float) -> bool:
@@ -1493,7 +1551,11 @@ class InviteSession(Usage):
             self.host.emit(Failed(self.id, None, reason.value, None))
             self._terminate(reason)
         elif key == self._bye_key:
-            self._terminate(self._terminated_reason or TerminationReason.BYE_LOCAL)
+            if self._terminated_reason is None:
+                self._terminate(TerminationReason.BYE_LOCAL,
+                                408 if reason is TerminationReason.TIMEOUT else 503)
+            else:
+                self._terminate(self._terminated_reason)
         elif key == self._reinvite_key or key in self._refresh_keys:
             self._reinvite_key = None
             self._refresh_keys.discard(key)
@@ -1501,6 +1563,7 @@ class InviteSession(Usage):
             self._send_bye(now=now)
         elif key in self._info_keys:
             self._info_keys.discard(key)
+            self._info_authorized.discard(key)
             self.host.emit(InfoResponded(self.id, None, None))
         elif self._server_invite is not None and key == self._server_invite.transaction:
             self._terminate(reason)

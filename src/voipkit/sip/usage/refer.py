@@ -5,8 +5,33 @@ Refer-To (optionally carrying Replaces, RFC 3891) and Referred-By (RFC 3892);
 the implicit "refer" subscription whose NOTIFYs carry message/sipfrag progress
 (RFC 3515 §2.4.4-§2.4.7); answering an incoming REFER (202 and a first
 NOTIFY "100 Trying", progress NOTIFYs, the final one terminating the
-subscription with ``reason=noresource``) or refusing it. Must not know: how
-the transfer target is called (the api makes that INVITE), SDP, sockets or clocks.
+subscription with ``reason=noresource``) or refusing it; ``Refer-Sub: false``
+(RFC 4488) both ways; the Refer-To ``method`` parameter (RFC 3515 §2.4.2/§2.4.3:
+the referee sends that request, INVITE by default). Must not know: how the
+referred request is made (the api makes the INVITE, BYE, MESSAGE or OPTIONS), SDP,
+sockets or clocks.
+
+Refer-To methods: ``REFERABLE_METHODS`` (INVITE, BYE, MESSAGE, OPTIONS) are passed
+up as ``ReferReceived``; a REFER asking for any other method (ACK, CANCEL, PRACK,
+UPDATE and INFO need a dialog of the referee's own; SUBSCRIBE, NOTIFY, PUBLISH,
+REGISTER and REFER would start state the referrer never sees) is answered
+``403 Refer-To method X is not carried out`` at once.
+
+``Refer-Sub: false`` (RFC 4488 §4): a REFER carrying it is accepted with
+``200 OK`` and ``Refer-Sub: false`` (RFC 7647 prefers 200 for REFER), no
+implicit subscription, no dialog and no NOTIFY; our REFER sent with
+``subscribe=False`` carries ``Refer-Sub: false`` and ``Supported: norefersub``,
+and a 2xx echoing ``Refer-Sub: false`` ends it at once (``ReferAccepted`` with
+``subscribed=False``); a 2xx without it means the peer made the usual
+subscription, which is then followed as always.
+
+A REFER challenged with 401/407 is sent again with the credentials given to
+``out_of_dialog`` (or, in a call, the session's ``credentials``) and a new CSeq
+(RFC 3261 §22.2); its NOTIFYs then carry that CSeq as ``id``.
+
+An out-of-dialog REFER's first NOTIFY may overtake its 2xx (RFC 6665 §4.1.2.4,
+RFC 3515 §2.4.4): the client registers ``expect_notify`` for its Call-ID and From
+tag, so the core passes such a NOTIFY up instead of answering 481.
 
 The manager routes in-dialog requests by dialog, and an INVITE dialog belongs
 to its ``InviteSession``; ``ReferRouter`` is the session's ``DialogExtension``
@@ -16,10 +41,11 @@ for REFER and for NOTIFY with ``Event: refer``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from voipkit.sip.addressing import Destination
+from voipkit.sip.auth import Credentials
 from voipkit.sip.bodies.errors import BodyError
 from voipkit.sip.bodies.sipfrag import SIPFRAG, SipFrag, build_sipfrag, parse_sipfrag
 from voipkit.sip.dialog import Dialog, DialogId
@@ -38,6 +64,7 @@ from voipkit.sip.uri import SipUri, Uri, parse_uri
 from voipkit.sip.usage.base import Usage, UsageEvent, UsageHost
 from voipkit.sip.usage.invite import InviteSession, SessionState
 from voipkit.sip.usage.manager import UsageFactory, UsageManager
+from voipkit.sip.usage.pager import ChallengeAnswerer
 
 DEFAULT_EXPIRES = 180
 "Seconds the implicit subscription lasts unless a NOTIFY says otherwise."
@@ -61,6 +88,8 @@ class ReferAccepted(ReferEvent):
     """A 2xx (normally 202) answered our REFER (onReferAccepted)."""
 
     response: Response
+    subscribed: bool = True
+    "False when the 2xx says ``Refer-Sub: false``: no progress will be reported."
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +143,34 @@ class ReferReceived(ReferEvent):
     referred_by: NameAddr | None
     session_id: int | None = None
     "The INVITE session whose dialog the REFER came in, or None outside any dialog."
+    subscription: bool = True
+    "False for ``Refer-Sub: false`` (RFC 4488): accepting sends 200 and no NOTIFY."
+
+    @property
+    def method(self) -> str:
+        """The request Refer-To asks for (``refer_method``)."""
+        return refer_method(self.refer_to)
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+REFERABLE_METHODS = frozenset({"INVITE", "BYE", "MESSAGE", "OPTIONS"})
+"Refer-To methods a REFER may ask for; others are refused 403 (see the module doc)."
+
+
+def refer_method(refer_to: NameAddr) -> str:
+    """The method a Refer-To asks for: its ``method`` parameter, INVITE when absent
+    (RFC 3515 §2.4.3, RFC 3261 §19.1.1: "the method parameter ... defaults to INVITE")."""
+    uri = refer_to.uri
+    method = uri.params.get("method") if isinstance(uri, SipUri) else None
+    return (method or "INVITE").upper()
+
+
+def wants_no_subscription(message: Request | Response) -> bool:
+    """True when ``message`` carries ``Refer-Sub: false`` (RFC 4488 §4)."""
+    value = message.headers.get("Refer-Sub")
+    return value is not None and value.split(";")[0].strip().lower() == "false"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,9 +241,16 @@ class ReferClient(Usage):
     """
 
     def __init__(self, host: UsageHost, usage_id: int, *, targets: Sequence[Destination],
-                 router: ReferRouter | None = None) -> None:
+                 router: ReferRouter | None = None,
+                 credentials: Credentials | None = None) -> None:
         super().__init__(host, usage_id)
         self.targets = list(targets)
+        self._auth = ChallengeAnswerer(credentials, host.ids)
+        self._make: Callable[[], Request] | None = None
+        "Builds the REFER again (new CSeq) for a resend after 401/407."
+        self._refer_to: NameAddr | None = None
+        self._referred_by: NameAddr | None = None
+        self._subscribe = True
         self.dialog_id: DialogId | None = None
         self.request: Request | None = None
         self.outcome: int | None = None
@@ -204,26 +265,55 @@ class ReferClient(Usage):
     def out_of_dialog(cls, manager: UsageManager, *, request_uri: str, from_: NameAddr,
                       to: NameAddr, contact: NameAddr, refer_to: NameAddr,
                       targets: Sequence[Destination], referred_by: NameAddr | None = None,
+                      subscribe: bool = True, credentials: Credentials | None = None,
                       now: float) -> ReferClient:
-        """Send a REFER outside any dialog (the manual's outOfDialogRefer). Queues output."""
-        usage = cls(manager, manager.new_usage_id(), targets=targets)
+        """Send a REFER outside any dialog (the manual's outOfDialogRefer). Queues output.
+
+        ``subscribe=False`` asks for no implicit subscription (``Refer-Sub: false``);
+        ``credentials`` answer a 401/407.
+        """
+        usage = cls(manager, manager.new_usage_id(), targets=targets, credentials=credentials)
         tagged = NameAddr(from_.uri, from_.display_name, dict(from_.params))
-        tagged.tag = manager.ids.tag()
-        request = Request("REFER", parse_uri(request_uri), from_=tagged,
-                          to=NameAddr(to.uri, to.display_name, dict(to.params)),
-                          call_id=manager.ids.call_id(),
-                          cseq=CSeq(manager.ids.cseq_start(), "REFER"), contact=[contact])
+        tag = tagged.tag = manager.ids.tag()
+        uri = parse_uri(request_uri)
+        addressee = NameAddr(to.uri, to.display_name, dict(to.params))
+        call_id = manager.ids.call_id()
+        cseq = [manager.ids.cseq_start() - 1]
+
+        def make() -> Request:
+            cseq[0] += 1
+            return Request("REFER", uri, from_=tagged.copy(), to=addressee.copy(),
+                           call_id=call_id, cseq=CSeq(cseq[0], "REFER"), contact=[contact])
+
         manager.add(usage)
-        usage._send(request, refer_to, referred_by, now=now)
+        if subscribe:
+            # RFC 6665 §4.1.2.4: the first NOTIFY may arrive before the 2xx
+            manager.expect_notify(usage, call_id, tag)
+        usage._start(make, refer_to, referred_by, subscribe=subscribe, now=now)
         return usage
 
-    def _send(self, request: Request, refer_to: NameAddr, referred_by: NameAddr | None, *,
-              now: float) -> None:
-        request.headers.set("Refer-To", str(refer_to))
-        if referred_by is not None:
-            request.headers.set("Referred-By", str(referred_by))
+    def _start(self, make: Callable[[], Request], refer_to: NameAddr,
+               referred_by: NameAddr | None, *, subscribe: bool = True, now: float) -> None:
+        self._make = make
+        self._refer_to, self._referred_by, self._subscribe = refer_to, referred_by, subscribe
+        self._send([], now=now)
+
+    def _send(self, auth: list[tuple[str, str]], *, now: float) -> None:
+        assert self._make is not None and self._refer_to is not None
+        request = self._make()
+        request.headers.set("Refer-To", str(self._refer_to))
+        if self._referred_by is not None:
+            request.headers.set("Referred-By", str(self._referred_by))
+        if not self._subscribe:
+            request.headers.set("Refer-Sub", "false")  # RFC 4488 §4
+            request.headers.add("Supported", "norefersub")
+        for name, value in auth:
+            request.headers.add(name, value)
+        old = self.request
         self.request = request
         self._key = self.host.send_request_for(self, request, self.targets, now=now)
+        if old is not None and self._router is not None:
+            self._router.rekey(self, old.cseq.seq)
 
     @property
     def cseq(self) -> int:
@@ -251,8 +341,20 @@ class ReferClient(Usage):
 
     def _on_final(self, event: ResponseReceived, *, now: float) -> None:
         response = event.response
+        if response.status in (401, 407):
+            auth = self._auth.answer(response, method="REFER", uri=str(event.request.uri))
+            if auth is not None:
+                self._send(auth, now=now)  # RFC 3261 §22.2: the same REFER, a new CSeq
+                return
+        else:
+            self._auth.accepted()
         if response.status >= 300:
             self._finish(ReferRejected(self.id, response.status, response.reason))
+            return
+        if (self.request is not None and wants_no_subscription(self.request)
+                and wants_no_subscription(response)):
+            # RFC 4488 §4: the recipient made no implicit subscription; nothing follows
+            self._finish(ReferAccepted(self.id, response, subscribed=False))
             return
         if self._owns_dialog and self.dialog_id is None:
             dialog = Dialog.as_uac(event.request, response)
@@ -347,6 +449,8 @@ class ReferServer(Usage):
         self._router = router
         self._owns_dialog = router is None
         self._terminating = False
+        self.subscription = True
+        "False when the REFER said ``Refer-Sub: false`` (RFC 4488): no NOTIFYs."
         self._expires = DEFAULT_EXPIRES
         self._in_flight: TransactionKey | None = None
         self._queue: deque[Request] = deque()
@@ -387,10 +491,17 @@ class ReferServer(Usage):
         except (ParseError, ReplacesError) as exc:
             self._refuse(request, 400, f"Bad Refer-To or Referred-By: {exc}"[:120], now=now)
             return
+        method = refer_method(refer_to)
+        if method not in REFERABLE_METHODS:
+            # RFC 3515 §2.4.2: "any appropriate 4xx-6xx class response"
+            self._refuse(request, 403, f"Refer-To method {method} is not carried out"[:120],
+                         now=now)
+            return
         self.request = request
+        self.subscription = not wants_no_subscription(request)
         session = self._router.session.id if self._router is not None else None
         self.host.emit(ReferReceived(self.id, request, refer_to, replaces, referred_by,
-                                     session))
+                                     session, self.subscription))
 
     def _refuse(self, request: Request, status: int, reason: str, *, now: float) -> None:
         _respond(self, request, status, reason, now=now)
@@ -398,7 +509,10 @@ class ReferServer(Usage):
 
     @property
     def reporting(self) -> bool:
-        """Accepted, and the final progress is not reported yet (``progress`` may be called)."""
+        """Accepted, and the final progress is not reported yet (``progress`` may be called).
+
+        Never true without a subscription (``Refer-Sub: false``).
+        """
         return self.accepted and not self._terminating and not self.done
 
     def _require_pending(self, action: str) -> Request:
@@ -407,10 +521,21 @@ class ReferServer(Usage):
         return self.request
 
     def accept(self, *, expires: int = DEFAULT_EXPIRES, now: float) -> None:
-        """Answer 202 Accepted and send the first NOTIFY "100 Trying" (RFC 3515 §2.4.4)."""
+        """Answer 202 Accepted and send the first NOTIFY "100 Trying" (RFC 3515 §2.4.4).
+
+        For ``Refer-Sub: false`` answer 200 with ``Refer-Sub: false`` instead and end
+        here: no subscription, no dialog, no NOTIFY (RFC 4488 §4).
+        """
         request = self._require_pending("accept")
         if self.accepted:
             raise LocalProtocolError("the REFER was already accepted")
+        if not self.subscription:
+            response = self.host.core.create_response(request, 200, contact=self.contact)
+            response.headers.set("Refer-Sub", "false")
+            self.host.send_response_for(self, response, now=now)
+            self.accepted = True
+            self._end()
+            return
         response = self.host.core.create_response(request, 202, contact=self.contact)
         self.host.send_response_for(self, response, now=now)
         if self._owns_dialog:
@@ -428,6 +553,8 @@ class ReferServer(Usage):
         (here ``reason=noresource``, the subscription has nothing left to report).
         """
         self._require_pending("report progress")
+        if not self.subscription:
+            raise LocalProtocolError("the REFER asked for no subscription (Refer-Sub: false)")
         if not self.accepted:
             raise LocalProtocolError("accept the REFER before reporting progress")
         if self._terminating:
@@ -536,11 +663,13 @@ class ReferRouter:
         return dialog_id
 
     def refer(self, refer_to: NameAddr, *, referred_by: NameAddr | None = None,
-              request_uri: Uri | None = None, now: float) -> ReferClient:
+              request_uri: Uri | None = None, subscribe: bool = True,
+              now: float) -> ReferClient:
         """Send a REFER in the dialog (the manual's refer / attendedRefer). Queues output.
 
         ``request_uri`` replaces the dialog's remote target in the request line
         (attendedRefer2's ``target``); the dialog's Route set still applies.
+        ``subscribe=False`` sends ``Refer-Sub: false`` (RFC 4488).
 
         Raises:
             LocalProtocolError: the call is not confirmed or its dialog has ended.
@@ -553,15 +682,25 @@ class ReferRouter:
         assert dialog is not None
         manager = self.manager
         client = ReferClient(manager, manager.new_usage_id(), targets=self.session.targets,
-                             router=self)
+                             router=self, credentials=self.session.credentials)
         manager.add(client)
-        request = dialog.create_request("REFER", cseq_start=manager.ids.cseq_start())
-        if request_uri is not None:
-            request.uri = request_uri
+
+        def make() -> Request:
+            request = dialog.create_request("REFER", cseq_start=manager.ids.cseq_start())
+            if request_uri is not None:
+                request.uri = request_uri
+            return request
+
         client.dialog_id = dialog_id
-        client._send(request, refer_to, referred_by, now=now)
+        client._start(make, refer_to, referred_by, subscribe=subscribe, now=now)
         self._clients[client.cseq] = client
         return client
+
+    def rekey(self, client: ReferClient, old_cseq: int) -> None:
+        """``client`` resent its REFER with a new CSeq (after 401/407): NOTIFYs name that."""
+        if self._clients.get(old_cseq) is client:
+            del self._clients[old_cseq]
+            self._clients[client.cseq] = client
 
     def forget(self, usage: Usage) -> None:
         """A client or server of this dialog ended."""
@@ -605,6 +744,7 @@ class ReferRouter:
 
 __all__ = [
     "DEFAULT_EXPIRES",
+    "REFERABLE_METHODS",
     "ReferAccepted",
     "ReferClient",
     "ReferEvent",
@@ -618,4 +758,6 @@ __all__ = [
     "TransferSucceeded",
     "TransferTrying",
     "refer_factory",
+    "refer_method",
+    "wants_no_subscription",
 ]
