@@ -17,6 +17,9 @@ Proves:
 - a frame that has not arrived counts as silence and is not waited for; a late
   frame is played at the next tick; queued input beyond max_pending is dropped;
 - the resampler FIFOs never run short over a long run, for the usual rates;
+- by default (the linear resampler) a click from an 8 kHz leg reaches another 8 kHz
+  leg and a 48 kHz leg within 2 ms of the tick it was put in (soxr "LQ" held an 8 kHz
+  leg back ~120 ms), and ``info().delay`` says so;
 - the PortSIP operations map to add / remove / clear, and bad input raises.
 """
 
@@ -385,3 +388,32 @@ def test_bad_input_raises() -> None:
         ConferenceBridge(sample_rate=16000, ptime=0.0201)
     with pytest.raises(ValueError):
         ConferenceBridge(max_pending=0.01)
+
+
+@pytest.mark.parametrize("quality", ["linear", "LQ"])
+def test_path_delay_through_the_bridge(quality: str) -> None:
+    bridge = ConferenceBridge(quality=quality)  # type: ignore[arg-type]
+    rates = {"a": 8000, "b": 8000, "c": 48000}
+    for member_id, rate in rates.items():
+        bridge.add(member_id, rate)
+    heard: dict[str, list[Pcm]] = {"b": [], "c": []}
+    for tick in range(40):
+        for member_id, rate in rates.items():
+            frame = np.zeros(samples_at(rate), dtype=np.int16)
+            if member_id == "a" and tick == 5:
+                frame[0] = 20000  # a click at the start of tick 5
+            bridge.put(member_id, frame)
+        out = bridge.tick()
+        for member_id in heard:
+            heard[member_id].append(out[member_id])
+    for member_id, frames in heard.items():
+        rate = rates[member_id]
+        signal = np.abs(np.concatenate(frames).astype(np.int32))
+        arrival = int(np.argmax(signal >= signal.max() // 2)) - 5 * samples_at(rate)
+        delay = arrival / rate
+        if quality == "linear":
+            assert 0 <= delay < 0.002, (member_id, delay)  # the low-pass: ~1 ms
+            assert bridge.info(member_id).delay + bridge.info("a").delay < 0.001
+        else:  # soxr's blocks: what the linear default removes
+            assert delay > 0.02, (member_id, delay)
+

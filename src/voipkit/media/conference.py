@@ -22,9 +22,11 @@ Model. Each tick produces one frame of ``ptime`` for every member:
    contributes silence this tick and the partial frame waits (jitter tolerance:
    the bridge never waits for a late frame). Pending input is capped at
    ``max_pending`` seconds; beyond that the oldest samples are dropped (counted).
-2. *To the bridge rate.* One streaming resampler per member and direction.
-   soxr filters in blocks, so its output comes in bursts (LQ: ~60 ms at
-   8 kHz <-> 16 kHz). A FIFO after each resampler starts with a *lead* of zeros,
+2. *To the bridge rate.* One streaming resampler per member and direction:
+   by default ``frames.StreamingResampler`` (linear, a sinc low-pass going down,
+   about one sample held back); with a soxr quality the output comes in bursts
+   (LQ: ~60 ms at 8 kHz <-> 16 kHz, i.e. ~120 ms through the bridge on an 8 kHz
+   leg). A FIFO after each resampler starts with a *lead* of zeros,
    the largest shortfall the resampler shows for a steady stream of frames (found
    once per rate pair by running a probe on silence), so every tick takes exactly
    one frame without ever running dry. Should it run dry anyway, the missing
@@ -47,13 +49,35 @@ import functools
 import math
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from voipkit.media.frames import Pcm, clip_to_int16, silence
+from voipkit.media.frames import Pcm, StreamingResampler, clip_to_int16, silence
 from voipkit.media.resample import Quality, Resampler
+
+BridgeQuality = Quality | Literal["linear"]
+"""soxr's qualities, or ``"linear"``: ``frames.StreamingResampler`` (no block delay)."""
+
+
+class _Leg(Protocol):
+    def process(self, samples: Pcm) -> Pcm: ...
+
+
+class _Same:
+    """Equal rates: the samples as they are."""
+
+    def process(self, samples: Pcm) -> Pcm:
+        return samples
+
+
+def _resampler(in_rate: int, out_rate: int, quality: BridgeQuality) -> _Leg:
+    if in_rate == out_rate:
+        return _Same()
+    if quality == "linear":
+        return StreamingResampler(in_rate, out_rate)
+    return Resampler(in_rate, out_rate, quality=quality)
 
 __all__ = [
     "LOCAL_DEVICE",
@@ -88,7 +112,7 @@ def _frame_samples(rate: int, ptime: float) -> int:
 
 
 @functools.lru_cache(maxsize=128)
-def _lead(in_rate: int, out_rate: int, chunk_in: int, quality: Quality) -> int:
+def _lead(in_rate: int, out_rate: int, chunk_in: int, quality: BridgeQuality) -> int:
     """Zeros to hold in front of a resampler's output so that a fixed-size pull never starves.
 
     Pushes ``_PROBE_SECONDS`` of silence through a fresh resampler ``chunk_in``
@@ -100,7 +124,7 @@ def _lead(in_rate: int, out_rate: int, chunk_in: int, quality: Quality) -> int:
     if in_rate == out_rate:
         return 0
     chunk_out = chunk_in * out_rate // in_rate
-    probe = Resampler(in_rate, out_rate, quality=quality)
+    probe = _resampler(in_rate, out_rate, quality)
     zeros = np.zeros(chunk_in, dtype=np.int16)
     produced = 0
     worst = 0
@@ -210,7 +234,7 @@ class _Member:
         frame_samples: int,
         bridge_rate: int,
         bridge_samples: int,
-        quality: Quality,
+        quality: BridgeQuality,
     ) -> None:
         self.member_id = member_id
         self.rate = rate
@@ -224,8 +248,8 @@ class _Member:
         self.dropped_samples = 0
         self.underruns = 0
         self.pending = _Fifo()
-        self.to_bridge = Resampler(rate, bridge_rate, quality=quality)
-        self.from_bridge = Resampler(bridge_rate, rate, quality=quality)
+        self.to_bridge = _resampler(rate, bridge_rate, quality)
+        self.from_bridge = _resampler(bridge_rate, rate, quality)
         self.lead_in = _lead(rate, bridge_rate, frame_samples, quality)
         self.lead_out = _lead(bridge_rate, rate, bridge_samples, quality)
         self.to_bridge_fifo = _Fifo(self.lead_in)
@@ -254,8 +278,10 @@ class ConferenceBridge:
             back. 16 kHz carries wideband legs without waste.
         ptime: the length of one tick in seconds; ``sample_rate * ptime`` and
             every member's ``rate * ptime`` must be whole numbers of samples.
-        quality: soxr quality of the per-member resamplers ("LQ" keeps 96 % of
-            the band; see ``voipkit.media.resample`` for the latency of each).
+        quality: the per-member resamplers: ``"linear"`` (the default,
+            ``frames.StreamingResampler``: no block delay) or a soxr quality ("LQ"
+            keeps 96 % of the band but holds back ~60 ms at 8 <-> 16 kHz; see
+            ``voipkit.media.resample`` for the latency of each).
         max_pending: the most input, in seconds, a member may have queued ahead
             of the ticks; older samples are dropped beyond it.
 
@@ -269,7 +295,7 @@ class ConferenceBridge:
         sample_rate: int = 16000,
         ptime: float = 0.02,
         *,
-        quality: Quality = "LQ",
+        quality: BridgeQuality = "linear",
         max_pending: float = 0.1,
     ) -> None:
         self.sample_rate = sample_rate
@@ -278,7 +304,7 @@ class ConferenceBridge:
         "Samples in one tick at the bridge rate."
         if max_pending < ptime:
             raise ValueError(f"max_pending ({max_pending} s) is shorter than ptime ({ptime} s)")
-        self.quality: Quality = quality
+        self.quality: BridgeQuality = quality
         self.max_pending = max_pending
         self.ticks = 0
         "Ticks run so far."
