@@ -7,8 +7,7 @@ Proves:
 - ``set_video_device`` refuses a device that does not exist; ``use_video_file`` makes
   the virtual camera loop a clip: the peer of a real call decodes the clip's barcodes
   (5000-5004, looping), and ``camera_name`` says so; a file without video is refused;
-- ``FileSink`` (a window) writes the frames it is shown into an MP4 that decodes to
-  the same barcodes, and makes no file when no frame came.
+- ``i420_to_rgb`` (the Qt window's conversion) gives BT.601 red and black.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -31,7 +29,7 @@ from voipkit.api.video_devices import (
     set_video_device,
     use_video_file,
 )
-from voipkit.api.video_sinks import FileSink, i420_to_rgb
+from voipkit.api.video_sinks import i420_to_rgb
 from voipkit.media.player import MediaFileError
 from voipkit.media.video import VideoFrame, pattern_frame, pattern_index
 from voipkit.media.video.compose import solid_frame
@@ -109,23 +107,6 @@ def test_video_file_as_camera(tmp_path: Path) -> None:
             await bob.close()
 
     asyncio.run(asyncio.wait_for(main(), 30))
-
-
-def test_file_sink(tmp_path: Path) -> None:
-    ticks = iter([10.0, 10.0, 10.1, 10.2, 10.22])
-    sink = FileSink(tmp_path / "window.mp4", frame_rate=10, clock=lambda: next(ticks))
-    for index in range(3):
-        sink(pattern_frame(320, 240, 70 + index))
-    sink(pattern_frame(320, 240, 99))  # 0.22 s: the slot of frame 72, dropped
-    assert (sink.frames, sink.dropped) == (3, 1)
-    sink.close()
-    sink(pattern_frame(320, 240, 1))  # ignored once closed
-    with av.open(str(tmp_path / "window.mp4")) as container:
-        frames = [VideoFrame(f.to_ndarray(format="yuv420p")) for f in container.decode(video=0)]
-    assert [pattern_index(f) for f in frames] == [70, 71, 72]
-    with FileSink(tmp_path / "never.mkv") as unused:
-        assert unused.frames == 0
-    assert not (tmp_path / "never.mkv").exists()
 
 
 def test_i420_to_rgb_colours() -> None:
