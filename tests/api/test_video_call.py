@@ -12,6 +12,8 @@ Proves (real sockets, SIP, SDP offer/answer, RTP both ways):
   the peer stops its video, and later offers (hold) keep the line count;
 - with SRTP forced (SDES), the video line is RTP/SAVP with its own keys and the
   pattern still arrives intact;
+- a VideoFileSink attached to the received video leaves an MP4 whose frames are the
+  sent pattern (index in order, PSNR >= 30 dB);
 - hanging up closes the video sockets.
 """
 
@@ -19,10 +21,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
+
+import av
+import numpy as np
 
 from voipkit import api
 from voipkit.api import CallUpdated, IncomingCall, Phone, PhoneConfig
+from voipkit.api.video import VideoFileSink
 from voipkit.media.srtp import SrtpPolicy
 from voipkit.media.video import VideoFrame, pattern_frame, pattern_index, psnr
 from voipkit.sdp import SessionDescription
@@ -217,3 +224,34 @@ def test_video_with_srtp() -> None:
         await call.hangup()
 
     run(body, srtp_policy=SrtpPolicy.FORCE, allow_srtp_over_unsecure_transport=True)
+
+
+def test_received_video_to_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "received.mp4"
+
+    async def body(alice: Phone, bob: Phone, uri: str) -> None:
+        at_bob = Frames(6)
+        sink = VideoFileSink(path, frame_rate=15)
+
+        @bob.on(IncomingCall)
+        async def answer(event: IncomingCall) -> None:
+            await event.call.answer(video=True)
+            assert event.call.video is not None
+            event.call.video.add_sink(sink)
+            event.call.video.add_sink(at_bob)
+
+        call = await alice.call(uri, video=True)
+        await call.answered(timeout=5)
+        await asyncio.wait_for(at_bob.done.wait(), 10)
+        await call.hangup()
+        await call.ended(timeout=5)
+        sink.close()
+
+    run(body)
+    with av.open(str(path)) as container:
+        frames = [VideoFrame(np.asarray(f.reformat(format="yuv420p").to_ndarray(),
+                                        dtype=np.uint8)) for f in container.decode(video=0)]
+    assert len(frames) >= 6
+    indexes = [pattern_index(f) for f in frames]
+    assert indexes == sorted(indexes) and len(set(indexes)) == len(indexes)
+    check(frames)

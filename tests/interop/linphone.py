@@ -55,6 +55,18 @@ from interop.baresip import free_port_range
 from interop.peers import free_port, require, stop_pid
 
 HERE = Path(__file__).resolve().parent
+#: linphonerc [video] for Linphonec(video=True): mediastreamer2's static picture camera,
+#: the external display (draws nothing, needs no X server), video on in both directions.
+VIDEO_SECTION = """[video]
+enabled=1
+capture=1
+display=1
+device=StaticImage: Static picture
+size=vga
+displaytype=MSExtDisplay
+automatically_initiate=1
+automatically_accept=1
+"""
 
 
 @dataclass
@@ -68,6 +80,8 @@ class Linphonec:
     state: Path
     tx_wav: Path | None = None
     autoanswer: bool = True
+    video: bool = False
+    "Enable video (-V): a static-picture camera and a display that shows nothing."
     debug: int = 0
     sip_port: int = 0
     rtp_port: int = 0
@@ -105,11 +119,15 @@ class Linphonec:
             .replace("@RTP_PORT@", str(self.rtp_port))
             .replace("@VRTP_PORT@", str(self.rtp_port + 2))
         )
+        if self.video:
+            rc = rc.replace("[video]\nenabled=0\ncapture=0\ndisplay=0\n", VIDEO_SECTION)
         (self.state / "linphonerc").write_text(rc)
         env = dict(os.environ, HOME=str(self.state))
         args = [binary, "-c", str(self.state / "linphonerc"), "-d", str(self.debug)]
         if self.autoanswer:
             args.append("-a")
+        if self.video:
+            args.append("-V")
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, env=env, cwd=self.state)
         assert self.proc.stdout is not None

@@ -10,7 +10,8 @@ decides when to offer, answer, start and close (it calls into ``CallVideo``).
 
 The "window" of the manual's video functions is a frame sink here: any callable taking a
 ``voipkit.media.video.VideoFrame`` (I420). ``CallVideo.add_sink`` attaches one for the
-frames received from the peer.
+frames received from the peer. ``VideoFileSink(path)`` is a ready one that writes the
+frames to an MP4, MKV, AVI or Y4M file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from voipkit.aio.video_session import FrameSink, PushedFrames, VideoSession
 from voipkit.api.config import MediaConfig
 from voipkit.api.errors import ConfigurationError
+from voipkit.api.video_devices import camera_source
 from voipkit.media.quality import bandwidth_lines
 from voipkit.media.video import (
     DEFAULT_MTU,
@@ -30,6 +32,7 @@ from voipkit.media.video import (
     MIN_MTU,
     VideoCodecRegistry,
     VideoEncoderSettings,
+    VideoFileSink,
     VideoFrame,
     mirror,
 )
@@ -49,8 +52,8 @@ from voipkit.sdp.model import Bandwidth, parse_fmtp_params
 if TYPE_CHECKING:
     from voipkit.api.phone import Phone
 
-__all__ = ["CallVideo", "VideoFrame", "VideoSettings", "offered_video_codecs", "offers_video",
-           "runs_video_codec"]
+__all__ = ["CallVideo", "VideoFileSink", "VideoFrame", "VideoSettings", "offered_video_codecs",
+           "offers_video", "runs_video_codec"]
 
 
 @dataclass(slots=True)
@@ -182,6 +185,8 @@ class CallVideo:
                                           symmetric=media.symmetric_rtp, dscp=settings.dscp)
         session.apply_settings(settings.encoder_settings())
         session.nack = settings.nack
+        session.source = camera_source(phone, settings.width, settings.height,  # the camera
+                                       settings.frame_rate, stop_when=lambda: session.closed)
         return cls(phone, session)
 
     @property

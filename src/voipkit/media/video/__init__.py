@@ -20,6 +20,7 @@ from voipkit.media.video.codecs import (
     VideoEncoder,
     VideoEncoderSettings,
 )
+from voipkit.media.video.files import VideoFileSink
 from voipkit.media.video.frames import (
     PatternSource,
     VideoFrame,
@@ -68,6 +69,7 @@ __all__ = [
     "VideoDecoder",
     "VideoEncoder",
     "VideoEncoderSettings",
+    "VideoFileSink",
     "VideoFrame",
     "VideoStream",
     "VideoStreamConfig",

@@ -150,6 +150,7 @@ class VideoCounters:
     frames_dropped: int = 0
     packets_received: int = 0
     malformed: int = 0
+    not_rtp: int = 0
     foreign_ssrc: int = 0
     nacks_sent: int = 0
     nacks_received: int = 0
@@ -273,7 +274,11 @@ class VideoStream:
     # -- receiving -----------------------------------------------------------------------
 
     def receive_rtp(self, data: bytes, *, arrival: float) -> None:
-        """Feed one received RTP datagram."""
+        """Feed one received RTP datagram (STUN on the port is counted and ignored)."""
+        if data and data[0] < 4:
+            # RFC 7983 §7: a first byte 0-3 is STUN (linphone's ICE keep-alives), not RTP.
+            self.counters.not_rtp += 1
+            return
         if self._srtp is not None:
             plain = self._srtp.unprotect(data)
             if plain is None:
@@ -440,7 +445,11 @@ class VideoStream:
 
         PLI, and FIR with a new command sequence number (RFC 5104 §4.3.1.2: a repeated
         number is a retransmission of the same request), make the next frame a key frame.
+        STUN on the port (RFC 7983 §7) is counted and ignored.
         """
+        if data and data[0] < 4:
+            self.counters.not_rtp += 1
+            return []
         if self._srtp is not None:
             plain = self._srtp.unprotect_rtcp(data)
             if plain is None:
