@@ -6,12 +6,9 @@ of a display by opening them in turn, and one capture thread per grab that keeps
 the latest frame, converted to I420 at the size the call sends. Must not know: calls,
 RTP or SIP; ``api.screen_share`` decides what is captured and where it goes.
 
-Why a thread: ``x11grab`` blocks in each read until the next frame is due (it paces
-itself at ``framerate``), so reading it on the event loop would stall every call.
-The thread only reads, converts and stores ``latest``; the video session's own clock
-takes ``latest`` on its tick (``read_frame``), the way ``PushedFrames`` works. The
-thread ends on ``close()`` (it wakes within one frame period) or by itself when
-``stop_when()`` turns true or the grab fails (the error is kept in ``error``).
+The grab runs on a thread (``aio.video_capture.GrabbedSource``: x11grab blocks in
+each read until the next frame is due); the video session's own clock takes the
+latest frame on its tick, the way ``PushedFrames`` works.
 
 Where there is no X display (no ``DISPLAY``, nothing listening) there are no screen
 sources, and capture is refused with ``ScreenCaptureError``.
@@ -21,15 +18,12 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
-import numpy as np
 
-from voipkit.base.errors import VoipkitError
-from voipkit.media.video import VideoFrame
+from voipkit.aio.video_capture import CaptureError, GrabbedSource
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +34,7 @@ _FAST_OPEN = {"probesize": "32", "analyzeduration": "0", "fpsprobesize": "0"}
 "Without these, opening x11grab spends ~1.7 s analysing frames it then drops."
 
 
-class ScreenCaptureError(VoipkitError, OSError):
+class ScreenCaptureError(CaptureError):
     """A screen cannot be captured (no display, no such screen, x11grab failed)."""
 
 
@@ -102,13 +96,13 @@ def list_screens(display: str | None = None) -> list[ScreenSource]:
     return found
 
 
-class ScreenCapture:
+class ScreenCapture(GrabbedSource):
     """Grabs one screen on a thread and offers the latest frame as a video source.
 
     Args:
         source: the screen.
         width, height: the I420 size ``read_frame`` gives (even).
-        frame_rate: grabs per second (x11grab's ``framerate``).
+        frame_rate: grabs per second (x11grab's ``framerate``), 1-60.
         stop_when: polled after each grab; true ends the capture (e.g. the call closed).
 
     Raises:
@@ -117,67 +111,17 @@ class ScreenCapture:
 
     def __init__(self, source: ScreenSource, *, width: int, height: int, frame_rate: int,
                  stop_when: Callable[[], bool] | None = None) -> None:
-        if width <= 0 or height <= 0 or width % 2 or height % 2:
-            raise ValueError(f"screen capture needs even dimensions, not {width}x{height}")
         if not 1 <= frame_rate <= 60:
             raise ValueError(f"screen frame rate {frame_rate} is outside 1-60")
         self.source = source
-        self.width = width
-        self.height = height
         self.frame_rate = frame_rate
-        self.latest: VideoFrame | None = None
-        self.grabbed = 0
-        "Frames grabbed so far."
-        self.error: BaseException | None = None
-        self._stop_when = stop_when
-        self._stopping = threading.Event()
-        self._first = threading.Event()
         try:
-            self._container = av.open(source.url, format="x11grab", options={
-                "framerate": str(frame_rate), "draw_mouse": "0", **_FAST_OPEN})
-        except (OSError, av.FFmpegError) as exc:
+            super().__init__(source.url, "x11grab", {"framerate": str(frame_rate),
+                                                     "draw_mouse": "0", **_FAST_OPEN},
+                             width=width, height=height, stop_when=stop_when,
+                             name=f"screen {source.url}")
+        except CaptureError as exc:
             raise ScreenCaptureError(f"cannot capture {source.title}: {exc}") from exc
-        self._thread = threading.Thread(target=self._run, name=f"screen {source.url}",
-                                        daemon=True)
-        self._thread.start()
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def read_frame(self) -> VideoFrame | None:
-        """The latest grabbed frame (None before the first): a ``VideoSource``."""
-        return self.latest
-
-    def wait_first(self, timeout: float) -> bool:
-        """Block until a frame was grabbed (for callers off the loop, e.g. tests)."""
-        return self._first.wait(timeout)
-
-    def _run(self) -> None:
-        container = self._container
-        try:
-            stream = container.streams.video[0]
-            for packet in container.demux(stream):
-                for frame in packet.decode():
-                    i420 = frame.reformat(width=self.width, height=self.height,
-                                          format="yuv420p")
-                    self.latest = VideoFrame(np.asarray(i420.to_ndarray(), dtype=np.uint8))
-                    self.grabbed += 1
-                    self._first.set()
-                if self._stopping.is_set() or (self._stop_when is not None
-                                               and self._stop_when()):
-                    break
-        except Exception as exc:  # a closed display ends the capture, not the call
-            self.error = exc
-            logger.info("screen capture of %s ended: %s", self.source.url, exc)
-        finally:
-            container.close()
-
-    def close(self, timeout: float = 2.0) -> None:
-        """Stop grabbing and wait for the thread (idempotent)."""
-        self._stopping.set()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
 
 
 __all__ = ["ScreenCapture", "ScreenCaptureError", "ScreenSource", "default_display",

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from voipkit.aio.video_session import FrameSink, PushedFrames, VideoSession
 from voipkit.api.config import MediaConfig
 from voipkit.api.errors import ConfigurationError
+from voipkit.api.video_devices import camera_source
 from voipkit.media.quality import bandwidth_lines
 from voipkit.media.video import (
     DEFAULT_MTU,
@@ -184,6 +185,8 @@ class CallVideo:
                                           symmetric=media.symmetric_rtp, dscp=settings.dscp)
         session.apply_settings(settings.encoder_settings())
         session.nack = settings.nack
+        session.source = camera_source(phone, settings.width, settings.height,  # the camera
+                                       settings.frame_rate, stop_when=lambda: session.closed)
         return cls(phone, session)
 
     @property

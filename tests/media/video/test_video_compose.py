@@ -6,8 +6,9 @@ Proves (pure numpy, no codec):
 - compose() puts each slot's colour in exactly its cell (Y, U and V planes), black
   where a slot has no frame or the layout has no member, and hides slots beyond the
   layout's capacity;
-- a frame of another aspect ratio is letterboxed (scaled to fit, centred, bars black)
-  and a frame of the cell's size is copied unchanged (nearest neighbour is exact);
+- a frame of another aspect ratio is letterboxed (scaled to fit, centred, bars black),
+  a frame of the cell's size is copied unchanged, a whole-number shrink takes every
+  n-th pixel and any other scale picks source pixel ``i * source // target``;
 - the PIP inset is drawn over the full-canvas member;
 - mirrored() flips left to right; bad layouts and sizes are refused.
 """
@@ -120,6 +121,15 @@ def test_letterbox_and_exact_copy() -> None:
     big = pattern_frame(320, 240, 3)
     out = VideoCompositor(W, H, ConferenceLayout.QUAD).compose([None, big])
     assert np.array_equal(out.y[:120, 160:], big.y[::2, ::2])
+    assert np.array_equal(out.planes()[2][:60, 80:], big.planes()[2][::2, ::2])
+    # a 240x180 source in a 160x120 cell (2/3): the index tables, row r from r * 3 // 2
+    odd = pattern_frame(240, 180, 5)
+    out = VideoCompositor(W, H, ConferenceLayout.QUAD).compose([odd])
+    rows, cols = np.arange(120) * 180 // 120, np.arange(160) * 240 // 160
+    assert np.array_equal(out.y[:120, :160], odd.y[rows[:, None], cols[None, :]])
+    crows, ccols = np.arange(60) * 90 // 60, np.arange(80) * 120 // 80
+    assert np.array_equal(out.planes()[1][:60, :80],
+                          odd.planes()[1][crows[:, None], ccols[None, :]])
 
 
 def test_pip_inset_on_top() -> None:
