@@ -36,11 +36,11 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from voipkit import agent_subscriptions, agent_transfer
+from voipkit import agent_subscriptions, agent_transfer, agent_video
 from voipkit.aio.loop import run as run_loop
 from voipkit.api import (
     Account,
@@ -151,6 +151,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     add("--record", metavar="FILE",
         help="record received audio to FILE (.wav); later calls add -ID before the extension")
     add("--codecs", metavar="LIST", help="comma list of audio codecs, e.g. PCMU,PCMA")
+    agent_video.add_options(add)
     add("--dtmf", metavar="DIGITS", help="DTMF digits sent once a call is connected")
     add("--dtmf-method", choices=("rfc4733", "info"), default="rfc4733",
         help="how --dtmf and the dtmf command send digits (default rfc4733)")
@@ -192,6 +193,8 @@ class AgentOptions:
     log_level: str
     refer: str = "accept"
     "What to do with an incoming REFER: accept, reject or ask (agent_transfer.on_refer)."
+    video: agent_video.VideoOptions = field(default_factory=agent_video.VideoOptions)
+    "--video, --video-codecs, --video-size, --record-video (agent_video)."
 
 
 def parse_options(argv: list[str]) -> AgentOptions:
@@ -275,7 +278,8 @@ def _options(args: argparse.Namespace) -> AgentOptions:
         phone=phone, account=account, register=args.register, auto_answer=args.auto_answer,
         calls=tuple(args.call or ()), play=args.play, record=args.record, dtmf=args.dtmf,
         dtmf_method=args.dtmf_method, duration=args.duration, json=args.json,
-        quiet=args.quiet, log_level=args.log_level, refer=args.refer)
+        quiet=args.quiet, log_level=args.log_level, refer=args.refer,
+        video=agent_video.options(args))
 
 
 def _host_of(hostport: str) -> str:
@@ -366,6 +370,8 @@ class Agent:
         self.options = options
         self.out = output
         self.phone = Phone(options.phone)
+        agent_video.setup(self.phone, options.video)
+        self._video_recordings = 0
         self.account: Account | None = None
         self.exit_code = 0
         self._stop: asyncio.Event | None = None
@@ -510,10 +516,11 @@ class Agent:
     async def _start_call(self, uri: str, *, fatal: bool = False) -> Call:
         self._outgoing_pending += 1
         try:
+            video = self.options.video.enabled
             if self.account is not None:
-                call = await self.account.call(uri)
+                call = await self.account.call(uri, video=video)
             else:
-                call = await self.phone.call(uri)
+                call = await self.phone.call(uri, video=video)
         except FAILURES as exc:
             if fatal:
                 raise AgentError(f"cannot call {uri}: {exc}", RUNTIME_ERROR) from None
@@ -543,7 +550,8 @@ class Agent:
             call.record(self._record_path(call))
         delay = self.options.auto_answer
         if delay == 0:
-            self._spawn(call.answer(), f"answering call {call.id}")
+            self._spawn(call.answer(video=self.options.video.enabled),
+                        f"answering call {call.id}")
         else:
             self._spawn(self._ring(call, delay), f"ringing call {call.id}")
 
@@ -553,11 +561,13 @@ class Agent:
             return
         await asyncio.sleep(delay)
         if call.state is CallState.INCOMING:
-            await call.answer()
+            await call.answer(video=self.options.video.enabled)
 
     def _on_connected(self, event: CallConnected) -> None:
         call = event.call
         options = self.options
+        if agent_video.attach(call, options.video, self._video_recordings):
+            self._video_recordings += 1
         if options.play is not None:
             try:
                 call.play(options.play)
@@ -721,7 +731,8 @@ class Agent:
 
     def _cmd_answer(self, words: list[str]) -> None:
         call = self._pick(words, state=CallState.INCOMING)
-        self._spawn(call.answer(), f"answering call {call.id}")
+        self._spawn(call.answer(video=self.options.video.enabled),
+                    f"answering call {call.id}")
 
     def _cmd_hangup(self, words: list[str]) -> None:
         if words == ["all"]:

@@ -10,7 +10,9 @@ Proves, between two PortSIPLib on 127.0.0.1 with 320x240 H.264 video:
 - startPlayingFileToRemote(sid, clip.mp4, false, 0): Bob's window shows the clip's
   pictures (indices 5000-5009), onPlayFileFinished(sid, clip) comes once, then Alice's
   camera is back; with playAudio 1 the clip's sound plays too and finishes once;
-  stopPlayingFileToRemote stops a looping clip and is INVALID_STATE when nothing plays.
+  stopPlayingFileToRemote stops a looping clip and is INVALID_STATE when nothing plays;
+- startPlayingFileLocally(clip, loop, window) shows the clip (320x240, indices
+  5000-5009 in order, looping) in the window until stopPlayingFileLocally.
 """
 
 from __future__ import annotations
@@ -171,3 +173,27 @@ def test_play_video_file_to_remote(pair: Pair, tmp_path: Path) -> None:
         ErrorCode.INVALID_ARGUMENT)
     assert alice.hangUp(sid) == 0
     assert alice_events.names().count("onPlayFileFinished") == 2
+
+
+def test_play_video_file_locally(pair: Pair, tmp_path: Path) -> None:
+    alice = pair[0]
+    clip = tmp_path / "clip.mp4"
+    _clip(clip, 10)
+    shown: list[tuple[int, int, int]] = []
+    looped = threading.Event()
+
+    def window(frame: VideoFrame) -> None:
+        shown.append((pattern_index(frame), frame.width, frame.height))
+        if len(shown) > 1 and shown[-2][0] == 5009 and shown[-1][0] == 5000:
+            looped.set()
+
+    assert alice.stopPlayingFileLocally() == ErrorCode.INVALID_STATE
+    assert alice.startPlayingFileLocally(str(clip), True, window) == 0
+    assert looped.wait(10)
+    assert alice.stopPlayingFileLocally() == 0
+    assert alice.stopPlayingFileLocally() == ErrorCode.INVALID_STATE
+    first = [index for index, _, _ in shown[:10]]
+    assert first == sorted(first) and first[0] == 5000
+    assert {index for index, _, _ in shown} == set(range(5000, 5010))
+    assert {(w, h) for _, w, h in shown} == {(320, 240)}
+    assert alice.startPlayingFileLocally(str(clip), False, 1) == ErrorCode.INVALID_ARGUMENT

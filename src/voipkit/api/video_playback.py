@@ -17,25 +17,30 @@ once for the playback - by the audio playback when there is one, else here (with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
+from voipkit.aio.media_clock import MediaClock
 from voipkit.aio.video_session import VideoSource
 from voipkit.api import media_files
 from voipkit.api.errors import InvalidStateError
 from voipkit.api.events import CallEnded, PlaybackFinished
 from voipkit.media.player import MediaFileError, PlayMode
 from voipkit.media.video import VideoFrame
-from voipkit.media.video_file import VideoFileSource, has_video
+from voipkit.media.video_file import VideoFileSource, has_audio, has_video, video_size
 
 if TYPE_CHECKING:
     from voipkit.api.call import Call
+    from voipkit.api.phone import Phone
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["VideoPlayback", "has_video", "play_file_to_remote", "stop_file_playback"]
+__all__ = ["LocalVideoPlayback", "VideoPlayback", "has_audio", "has_video", "play_file_to_remote",
+           "stop_file_playback", "stop_local_video"]
 
 
 class VideoPlayback:
@@ -140,3 +145,86 @@ def stop_file_playback(call: Call) -> bool:
         playback.stop(False)
     stopped_audio = media_files.stop_playing(call)
     return playback is not None or stopped_audio
+
+
+class LocalVideoPlayback:
+    """A video file's picture shown in a local window (startPlayingFileLocally with a
+    ``playVideoWindow``), at the file's size and own speed, paced by the loop at the
+    phone's video frame rate. Its sound, if any, is the audio local playback's
+    (``api.media_files.play_locally``).
+
+    Attributes:
+        path, window: the file and the frame sink.
+        frames: pictures shown so far.
+        done: resolves True when the picture played to its end, False when stopped.
+    """
+
+    _active: ClassVar[weakref.WeakKeyDictionary[Phone, LocalVideoPlayback]] = \
+        weakref.WeakKeyDictionary()
+
+    def __init__(self, phone: Phone, source: VideoFileSource,
+                 window: Callable[[VideoFrame], object]) -> None:
+        self.phone = phone
+        self.path = source.path
+        self.source = source
+        self.window = window
+        self.frames = 0
+        self.done: asyncio.Future[bool] = phone.loop.create_future()
+        self._clock = MediaClock(phone.loop, 1.0 / source.frame_rate, self._tick)
+
+    @classmethod
+    def start(cls, phone: Phone, path: str | os.PathLike[str],
+              window: Callable[[VideoFrame], object], *, loop: bool = False
+              ) -> LocalVideoPlayback:
+        """Show ``path``'s picture in ``window`` (a running local video is stopped).
+
+        Raises:
+            MediaFileError: the file has no video track that decodes.
+        """
+        name = os.fspath(path)
+        size = video_size(name)
+        if size is None:
+            raise MediaFileError(name, "has no video track to show")
+        source = VideoFileSource(name, width=size[0], height=size[1],
+                                 frame_rate=phone.video.frame_rate, loop=loop)
+        stop_local_video(phone)
+        playback = cls(phone, source, window)
+        cls._active[phone] = playback
+        playback._clock.start()
+        return playback
+
+    @classmethod
+    def of(cls, phone: Phone) -> LocalVideoPlayback | None:
+        return cls._active.get(phone)
+
+    def _tick(self, now: float) -> None:
+        if self.phone._closed:
+            self.stop(False)
+            return
+        frame = self.source.read_frame()
+        if frame is not None:
+            self.frames += 1
+            try:
+                self.window(frame)
+            except Exception:
+                logger.exception("local video window failed")
+        if self.source.finished:
+            self.stop(True)
+
+    def stop(self, completed: bool = False) -> None:
+        """Stop showing and release the file (idempotent)."""
+        self._clock.stop()
+        self.source.close()
+        if not self.done.done():
+            self.done.set_result(completed)
+        if LocalVideoPlayback._active.get(self.phone) is self:
+            del LocalVideoPlayback._active[self.phone]
+
+
+def stop_local_video(phone: Phone) -> bool:
+    """Stop the phone's local video playback; False if none ran."""
+    playback = LocalVideoPlayback.of(phone)
+    if playback is None:
+        return False
+    playback.stop(False)
+    return True

@@ -25,16 +25,39 @@ from av.container import InputContainer
 from voipkit.media.player import MediaFileError
 from voipkit.media.video.frames import VideoFrame
 
-__all__ = ["VideoFileSource", "has_video"]
+__all__ = ["VideoFileSource", "has_audio", "has_video", "video_size"]
+
+
+def _tracks(path: str | os.PathLike[str]) -> tuple[int, int, tuple[int, int] | None]:
+    """(audio tracks, video tracks, the first video track's size) of ``path``; (0, 0,
+    None) when PyAV cannot open it."""
+    try:
+        with av.open(os.fspath(path)) as container:
+            video = container.streams.video
+            size = (video[0].codec_context.width, video[0].codec_context.height) \
+                if video else None
+            return len(container.streams.audio), len(video), size
+    except (av.FFmpegError, OSError):
+        return 0, 0, None
 
 
 def has_video(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` opens with PyAV and has a video track."""
-    try:
-        with av.open(os.fspath(path)) as container:
-            return bool(container.streams.video)
-    except (av.FFmpegError, OSError):
-        return False
+    return _tracks(path)[1] > 0
+
+
+def has_audio(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` opens with PyAV and has an audio track."""
+    return _tracks(path)[0] > 0
+
+
+def video_size(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """The size of ``path``'s first video track, rounded down to even numbers (I420);
+    None without one."""
+    size = _tracks(path)[2]
+    if size is None or size[0] < 2 or size[1] < 2:
+        return None
+    return size[0] - size[0] % 2, size[1] - size[1] % 2
 
 
 class VideoFileSource:

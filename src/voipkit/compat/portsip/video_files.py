@@ -1,6 +1,6 @@
 """The manual's record and play-file functions where video is involved: ``startRecord``
 with a ``videoRecordMode``, ``startPlayingFileToRemote`` of a file with a picture,
-``stopPlayingFileToRemote`` of it.
+``startPlayingFileLocally`` with a ``playVideoWindow``, and their stop functions.
 
 Knows: ``voipkit.api.video_recording`` and ``voipkit.api.video_playback``, the vendor
 enums, and that ``AudioFunctions`` (compat/portsip/audio.py) handles the audio-only
@@ -27,10 +27,18 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from voipkit.api import Call
+from voipkit.api import Call, Phone
 from voipkit.api.errors import InvalidStateError
 from voipkit.api.media_files import PlayMode, RecordMode
-from voipkit.api.video_playback import has_video, play_file_to_remote, stop_file_playback
+from voipkit.api.video import VideoFrame
+from voipkit.api.video_playback import (
+    LocalVideoPlayback,
+    has_audio,
+    has_video,
+    play_file_to_remote,
+    stop_file_playback,
+    stop_local_video,
+)
 from voipkit.api.video_recording import VIDEO_CONTAINERS, start_video_recording
 from voipkit.compat.portsip.codes import ErrorCode
 from voipkit.compat.portsip.enums import FILE_FORMAT, RECORD_MODE
@@ -47,6 +55,8 @@ class VideoFileFunctions:
 
     if TYPE_CHECKING:  # provided by PortSIPLib
         def _with_call(self, session_id: int, action: Callable[[Call], Any]) -> int: ...
+        def _on_phone(self, action: Callable[[Phone], object]) -> int: ...
+        def _post(self, callback: Callable[..., Any], *args: Any) -> None: ...
 
     def startRecord(self, sessionId: int, recordFilePath: str, recordFileName: str,
                     appendTimestamp: bool, channels: int, recordFileFormat: int,
@@ -90,6 +100,29 @@ class VideoFileFunctions:
         return self._with_call(sessionId, lambda call: play_file_to_remote(
             call, fileName, loop=bool(loop), audio=PlayMode(playAudio)))
 
+    def startPlayingFileLocally(self, fileUrl: str, loop: bool, playVideoWindow: Any) -> int:
+        """Play a file locally: a video file's picture in ``playVideoWindow`` (a frame
+        sink, called on the callback thread) and its sound on the local device; audio
+        files (or no window) play as before (compat/portsip/audio.py)."""
+        parent: Any = super()
+        if not callable(playVideoWindow) or not isinstance(fileUrl, str | os.PathLike) \
+                or not has_video(fileUrl):
+            window = playVideoWindow if not callable(playVideoWindow) else None
+            return int(parent.startPlayingFileLocally(fileUrl, loop, window))
+        target: Callable[[VideoFrame], object] = playVideoWindow
+
+        def start(phone: Phone) -> None:
+            LocalVideoPlayback.start(phone, fileUrl, lambda frame: self._post(target, frame),
+                                     loop=bool(loop))
+            phone.stop_playing_locally()
+            if has_audio(fileUrl):
+                phone.play_locally(fileUrl, loop=bool(loop))
+        return self._on_phone(start)
+
+    def stopPlayingFileLocally(self) -> int:
+        """Stop local playback, picture and sound (INVALID_STATE when nothing plays)."""
+        return self._on_phone(_stop_locally)
+
     def stopPlayingFileToRemote(self, sessionId: int) -> int:
         """Stop the file playing to the peer, picture and sound (INVALID_STATE when
         none plays)."""
@@ -99,6 +132,12 @@ class VideoFileFunctions:
 def _stop(call: Call) -> None:
     if not stop_file_playback(call):
         raise InvalidStateError(f"no file is playing to call {call.id}")
+
+
+def _stop_locally(phone: Phone) -> None:
+    stopped_video = stop_local_video(phone)
+    if not phone.stop_playing_locally() and not stopped_video:
+        raise InvalidStateError("no file is playing locally")
 
 
 def _video_record_path(folder: str, name: str, file_format: int) -> str | None:
