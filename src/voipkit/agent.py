@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from voipkit import agent_subscriptions, agent_transfer, agent_video
+from voipkit import agent_audio, agent_subscriptions, agent_transfer, agent_video
 from voipkit.aio.loop import run as run_loop
 from voipkit.api import (
     Account,
@@ -152,6 +152,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         help="record received audio to FILE (.wav); later calls add -ID before the extension")
     add("--codecs", metavar="LIST", help="comma list of audio codecs, e.g. PCMU,PCMA")
     agent_video.add_options(add)
+    agent_audio.add_options(add)
     add("--dtmf", metavar="DIGITS", help="DTMF digits sent once a call is connected")
     add("--dtmf-method", choices=("rfc4733", "info"), default="rfc4733",
         help="how --dtmf and the dtmf command send digits (default rfc4733)")
@@ -195,6 +196,8 @@ class AgentOptions:
     "What to do with an incoming REFER: accept, reject or ask (agent_transfer.on_refer)."
     video: agent_video.VideoOptions = field(default_factory=agent_video.VideoOptions)
     "--video, --video-codecs, --video-size, --record-video (agent_video)."
+    audio: agent_audio.AudioOptions = field(default_factory=agent_audio.AudioOptions)
+    "--srtp, --record-mode, --record-stereo, --conference (agent_audio)."
 
 
 def parse_options(argv: list[str]) -> AgentOptions:
@@ -279,7 +282,7 @@ def _options(args: argparse.Namespace) -> AgentOptions:
         calls=tuple(args.call or ()), play=args.play, record=args.record, dtmf=args.dtmf,
         dtmf_method=args.dtmf_method, duration=args.duration, json=args.json,
         quiet=args.quiet, log_level=args.log_level, refer=args.refer,
-        video=agent_video.options(args))
+        video=agent_video.options(args), audio=agent_audio.options(args))
 
 
 def _host_of(hostport: str) -> str:
@@ -371,6 +374,7 @@ class Agent:
         self.out = output
         self.phone = Phone(options.phone)
         agent_video.setup(self.phone, options.video)
+        agent_audio.setup(self.phone, options.audio)
         self._video_recordings = 0
         self.account: Account | None = None
         self.exit_code = 0
@@ -529,7 +533,7 @@ class Agent:
             self._outgoing_pending -= 1
         self.out.event("calling", {"sessionId": call.id, "callee": str(call.remote.uri)},
                        f"call {call.id}: calling {call.remote.uri}")
-        if self.options.record is not None:
+        if self.options.record is not None and not agent_audio.records(self.options.audio):
             call.record(self._record_path(call))
         return call
 
@@ -546,7 +550,7 @@ class Agent:
 
     def _on_incoming(self, event: IncomingCall) -> None:
         call = event.call
-        if self.options.record is not None:
+        if self.options.record is not None and not agent_audio.records(self.options.audio):
             call.record(self._record_path(call))
         delay = self.options.auto_answer
         if delay == 0:
@@ -573,6 +577,16 @@ class Agent:
                 call.play(options.play)
             except (*FAILURES, OSError, ValueError) as exc:
                 self.out.error(f"playing {options.play} into call {call.id}: {exc}")
+        # after --play: the recording and the conference wrap the call's source as it is
+        if options.record is not None and agent_audio.records(options.audio):
+            try:
+                agent_audio.start_recording(call, self._record_path(call), options.audio)
+            except (*FAILURES, OSError, ValueError) as exc:
+                self.out.error(f"recording call {call.id}: {exc}")
+        if agent_audio.joins_conference(self.phone, options.audio):
+            conference = self.phone.conference
+            assert conference is not None
+            self._spawn(conference.join(call), f"joining call {call.id} to the conference")
         if options.dtmf is not None:
             self._spawn(call.send_dtmf(options.dtmf, method=options.dtmf_method),
                         f"sending DTMF on call {call.id}")

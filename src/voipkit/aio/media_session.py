@@ -668,9 +668,11 @@ class AudioSession:
         """The microphone stage (``microphone`` behind the mute), the source as opened."""
         return self._microphone_stage
 
-    def set_source(self, source: MediaSource) -> None:
-        """Send this source from the next tick on; a file being played is stopped."""
-        if self._playback is not None and self._playback[0] is not source:
+    def set_source(self, source: MediaSource, *, keep_playback: bool = False) -> None:
+        """Send this source from the next tick on; a file being played is stopped, unless
+        ``keep_playback`` (the new source reads the current one, e.g. a recording tap)."""
+        if self._playback is not None and self._playback[0] is not source \
+                and not keep_playback:
             self._end_playback(completed=False)
         self._source = source
         if self._device is not None:

@@ -54,7 +54,7 @@ from voipkit.api.errors import InvalidStateError
 from voipkit.api.events import CallEnded, PlaybackFinished
 from voipkit.media.frames import Pcm, silence
 from voipkit.media.player import FilePlayer, MediaFileError, PlayMode, mix_into
-from voipkit.media.ports import MediaSink, MediaSource, SilenceSource
+from voipkit.media.ports import MediaSink, MediaSource, SilenceSource, WavFileSource
 from voipkit.media.recorder import Recorder, RecordMode
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class CallMedia:
         "A ``MemberPort`` (source and sink) while the call is in a conference."
         self.source = _ChainSource(self)
         self.sink = _ChainSink(self)
-        audio.set_source(self.source)
+        audio.set_source(self.source, keep_playback=True)  # a file it plays goes on
         audio.sinks.append(self.sink)
         self._ended_handler = self._on_ended  # one bound method, so bus.off finds it
         call.bus.on(CallEnded)(self._ended_handler)
@@ -153,7 +153,7 @@ class CallMedia:
             media = cls._chains[call] = CallMedia(call, audio)
         elif audio.source is not media.source:
             media.base = audio.source  # replaced by hand: wrap the new source
-            audio.set_source(media.source)
+            audio.set_source(media.source, keep_playback=True)
         if media.sink not in audio.sinks:
             audio.sinks.append(media.sink)
         return media
@@ -165,7 +165,11 @@ class CallMedia:
     # -- the tick ---------------------------------------------------------------------------
 
     def _read(self, samples: int, rate: int) -> Pcm:
-        origin = self.conference if self.conference is not None else self.base
+        base = self.base
+        if isinstance(base, WavFileSource) and base.finished:
+            # a file the session played (``Call.play``) ended: the microphone again
+            base = self.base = self.audio.microphone_source
+        origin = self.conference if self.conference is not None else base
         frame = origin.read_frame(samples, rate)
         playback = self.playback
         if playback is not None:
