@@ -12,6 +12,8 @@ Proves (frames every 1/32 s, binary-exact times, an in-memory link):
 - FIR with a new command sequence number asks for a key frame, a repeated one does not;
 - with SRTP keys both ways, frames and retransmissions pass; a recvonly stream sends
   nothing;
+- the round-trip time from the peer's report blocks (RFC 3550 §6.4.1) paces NACK retries
+  at 1.5 RTT (exact deadline) and is reported in the statistics;
 - a peer that restarts its stream (new SSRC) is followed once the old SSRC has been
   silent for ``ssrc_timeout`` (exactly), or at once after its RTCP BYE; before that the
   new SSRC's packets are counted as foreign and dropped.
@@ -224,3 +226,26 @@ def test_a_restarted_peer_stream_is_followed() -> None:
     for datagram in third.send_frame(pattern_frame(W, H, 20), now=last + 0.6):
         bob.receive_rtp(datagram, arrival=last + 0.6)
     assert bob.remote_ssrc == third.ssrc and len(bob.pop_frames()) == 1
+
+
+def test_rtt_paces_nack_retries() -> None:
+    alice, bob = pair(H264)
+    for datagram in alice.send_frame(pattern_frame(W, H, 0), now=0.0):
+        bob.receive_rtp(datagram, arrival=0.0)
+    bob.pop_frames()
+    # alice's SR at 1.0 reaches bob at 1.2; bob reports 0.5 s later; alice hears it at 1.9
+    bob.receive_rtcp(alice.build_rtcp(now=1.0), arrival=1.2)
+    alice.receive_rtcp(bob.build_rtcp(now=1.7), arrival=1.9)
+    assert alice.rtt is not None and abs(alice.rtt - 0.4) < 1e-4
+    assert alice.statistics(2.0)["rtt"] == alice.rtt
+    # now bob sends to alice and loses a packet: alice retries its NACK every 0.6 s
+    sent = bob.send_frame(pattern_frame(W, H, 1), now=2.0)
+    assert len(sent) > 2
+    for index, datagram in enumerate(sent):
+        if index != 1:
+            alice.receive_rtp(datagram, arrival=2.0)
+    first = alice.get_timer()
+    assert first == 2.0 + 0.01
+    alice.handle_timer(now=first)
+    assert alice.counters.nacks_sent == 1
+    assert alice.get_timer() == first + 1.5 * alice.rtt

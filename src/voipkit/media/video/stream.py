@@ -44,7 +44,10 @@ from voipkit.media.rtcp import (
     RtcpSdesPacket,
     RtcpSrPacket,
     build_compound,
+    ntp_from_seconds,
+    ntp_middle32,
     parse_rtcp,
+    rtt,
 )
 from voipkit.media.rtp import MalformedPacket, RtpPacket
 from voipkit.media.srtp import SrtpContext
@@ -196,7 +199,12 @@ class VideoStream:
         self._receive_pt: int | None = None
         self._assembler: FrameAssembler | None = None
         self._decoder: VideoDecoder | None = None
-        self._nack = NackGenerator()
+        self.nack_interval = 0.1
+        "Shortest time between NACKs of one packet (raised to 1.5 RTT once RTT is known)."
+        self.max_wait = 0.5
+        "Shortest wait for a hole before it is skipped (raised to 3 RTT)."
+        self._rtt: float | None = None
+        self._nack = NackGenerator(interval=self.nack_interval)
         self._waiting_for_keyframe = True
         self._pli_due: float | None = None
         self._frames: list[VideoFrame] = []
@@ -308,7 +316,8 @@ class VideoStream:
             return
         if packet.payload_type != self._receive_pt or self._assembler is None:
             self._receive_pt = packet.payload_type
-            self._assembler = FrameAssembler(codec.payload_format())
+            self._assembler = FrameAssembler(codec.payload_format(), max_wait=max(
+                self.max_wait, 3 * self._rtt if self._rtt is not None else 0.0))
             self._decoder = codec.decoder()
             self._waiting_for_keyframe = True
         self.counters.packets_received += 1
@@ -327,7 +336,8 @@ class VideoStream:
         self._assembler = None
         self._decoder = None
         self._receive_pt = None
-        self._nack = NackGenerator()
+        self._nack = NackGenerator(interval=max(
+            self.nack_interval, 1.5 * self._rtt if self._rtt is not None else 0.0))
         self._waiting_for_keyframe = True
         self._pli_due = None
 
@@ -463,6 +473,8 @@ class VideoStream:
         self.counters.rtcp_received += 1
         resend: list[bytes] = []
         for packet in packets:
+            if isinstance(packet, RtcpSrPacket | RtcpRrPacket):
+                self._report_blocks(packet.reports, arrival)
             if isinstance(packet, RtcpSrPacket):
                 if packet.ssrc == self._remote_ssrc and self._receiver is not None:
                     self._receiver.record_sender_report(packet.ntp_timestamp, arrival=arrival)
@@ -487,6 +499,27 @@ class VideoStream:
                         self.request_keyframe()
         return resend
 
+    @property
+    def rtt(self) -> float | None:
+        """The last round-trip time measured from the peer's report blocks (RFC 3550
+        §6.4.1), seconds."""
+        return self._rtt
+
+    def _report_blocks(self, blocks: list[ReportBlock], arrival: float) -> None:
+        for block in blocks:
+            if block.ssrc != self.ssrc:
+                continue
+            arrived = ntp_middle32(ntp_from_seconds(arrival + self.wallclock_offset))
+            measured = rtt(arrived, block.lsr, block.dlsr)
+            if measured is None:
+                continue
+            self._rtt = measured
+            # A NACK can only be answered a round trip later: retry no faster than
+            # 1.5 RTT, and wait for repairs at least three round trips before skipping.
+            self._nack.interval = max(self.nack_interval, 1.5 * measured)
+            if self._assembler is not None:
+                self._assembler.max_wait = max(self.max_wait, 3 * measured)
+
     def statistics(self, now: float) -> dict[str, int | float | None]:
         """Counters plus reception statistics (lost, jitter in seconds)."""
         stats: dict[str, int | float | None] = {
@@ -495,4 +528,5 @@ class VideoStream:
         stats["packets_lost"] = receiver.cumulative_lost if receiver is not None else 0
         stats["jitter"] = receiver.jitter_seconds if receiver is not None else 0.0
         stats["nack_recovered"] = self._nack.recovered
+        stats["rtt"] = self._rtt
         return stats
