@@ -11,7 +11,8 @@ Proves, through the vendor-shaped facade (PCMU, with and without SDES-SRTP):
   (unprotected, also when SRTP is on the wire);
 - the callee's onAudioRawCallback(DIRECTION_RECV) frames are the µ-law round trip of
   the caller's sent frames, in order (settings made before answerCall apply);
-- the 100 ms buffer: 300 ms pushed at once keeps 800 samples and drops and counts 1600;
+- the 100 ms buffer: 300 ms pushed at once keeps 800 samples and drops and counts 1600,
+  which getStatistics reports (``pcm_input``);
   sendPcmStreamToRemote before enabling is INVALID_STATE, odd sizes INVALID_ARGUMENT,
   video mediaType and unknown directions INVALID_ARGUMENT, an unknown session
   INVALID_SESSION_ID; without initialize NOT_INITIALIZED;
@@ -23,6 +24,7 @@ Proves, through the vendor-shaped facade (PCMU, with and without SDES-SRTP):
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -180,7 +182,7 @@ def test_pcm_stream_audio_and_rtp_callbacks_carry_the_exact_data(pair: Pair,
 
 
 def test_pcm_buffer_overflow_and_argument_errors(pair: Pair) -> None:
-    alice, _, _, _ = pair
+    alice, alice_events, _, _ = pair
     sid, _ = _connect(pair, lambda sid: None, lambda sid: None)
     data = _signal(2400).tobytes()
     assert alice.sendPcmStreamToRemote(sid, data, len(data)) == ErrorCode.INVALID_STATE
@@ -198,6 +200,10 @@ def test_pcm_buffer_overflow_and_argument_errors(pair: Pair) -> None:
         return accepted, pcm.dropped_samples - before, pcm.buffered
 
     assert _on_loop(alice, push_all) == (800, 1600, 800)
+    assert alice.getStatistics(sid) == 0
+    stat = json.loads(alice_events.wait("onStatistics", lambda a: a[0] == sid)[1])
+    assert stat["pcm_input"]["rate"] == 8000
+    assert stat["pcm_input"]["dropped"] >= 1600 and stat["pcm_input"]["samples"] >= 800
     assert alice.sendPcmStreamToRemote(sid, data, 3) == ErrorCode.INVALID_ARGUMENT
     assert alice.sendPcmStreamToRemote(sid, data, len(data) + 2) == ErrorCode.INVALID_ARGUMENT
     assert alice.sendPcmStreamToRemote(sid + 100, data, 320) == ErrorCode.INVALID_SESSION_ID

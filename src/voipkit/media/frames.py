@@ -157,6 +157,9 @@ class StreamingResampler:
         self._produced = 0  # absolute index of the next output sample
         self._taps: npt.NDArray[np.float64] | None = None
         self._history = np.zeros(0, dtype=np.float64)
+        self._patterns: dict[tuple[int, int], tuple[npt.NDArray[np.int64],
+                                                    npt.NDArray[np.float64],
+                                                    npt.NDArray[np.float64]]] = {}
         if out_rate < in_rate:
             self._taps = _lowpass_taps(0.45 * out_rate / in_rate, taps)
             self._history = np.zeros(taps - 1, dtype=np.float64)
@@ -181,18 +184,36 @@ class StreamingResampler:
             self._history = joined[len(joined) - (len(self._taps) - 1):]
         self._buf = np.concatenate((self._buf, x))
 
+    def _pattern(self, phase: int, n: int) -> tuple[npt.NDArray[np.int64],
+                                                     npt.NDArray[np.float64],
+                                                     npt.NDArray[np.float64]]:
+        """Input offsets and weights of ``n`` outputs starting at numerator phase ``phase``
+        (the positions repeat with the phase, so each pattern is computed once)."""
+        key = (phase, n)
+        found = self._patterns.get(key)
+        if found is None:
+            num = phase + np.arange(n, dtype=np.int64) * self._up
+            frac = (num % self._down) / self._down
+            found = (num // self._down, frac, 1.0 - frac)
+            if len(self._patterns) < 16:
+                self._patterns[key] = found
+        return found
+
     def pull(self, n: int) -> Pcm:
         """Up to ``n`` output samples from the input pushed so far."""
+        if n <= 0:
+            return silence(0)
         available = self._base + len(self._buf)
-        ks = np.arange(self._produced, self._produced + n, dtype=np.int64)
-        num = ks * self._up
-        index = num // self._down
-        ok = index + 1 < available
-        ks, num, index = ks[ok], num[ok], index[ok]
-        frac = (num % self._down) / self._down
-        local = index - self._base
-        out = self._buf[local] * (1.0 - frac) + self._buf[local + 1] * frac
-        self._produced += len(ks)
+        first, phase = divmod(self._produced * self._up, self._down)
+        offsets, frac, rest = self._pattern(phase, n)
+        # output j uses inputs first + offsets[j] and the next one; both must be in
+        count = int(np.searchsorted(offsets, available - 1 - first, side="left"))
+        if count < n:
+            offsets, frac, rest = offsets[:count], frac[:count], rest[:count]
+        local = offsets + (first - self._base)
+        buf = self._buf
+        out = buf[local] * rest + buf[local + 1] * frac
+        self._produced += count
         keep_from, _ = self._position(self._produced)
         drop = min(max(0, keep_from - self._base), len(self._buf))
         self._buf = self._buf[drop:]

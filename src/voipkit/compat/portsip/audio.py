@@ -245,6 +245,12 @@ class AudioFunctions:
         """Automatic gain control of the captured audio."""
         return self._on_phone(lambda phone: phone.set_audio_processing(agc=bool(state)))
 
+    # --- RTP and RTCP QoS ----------------------------------------------------------------
+
+    def enableAudioQos(self, state: bool) -> int:
+        """DSCP 46 (true) or no marking (false) on the audio sockets of new calls."""
+        return self._on_phone(lambda phone: phone.set_audio_qos(bool(state)))
+
     # --- Record functions ----------------------------------------------------------------
 
     def startRecord(self, sessionId: int, recordFilePath: str, recordFileName: str,
@@ -389,14 +395,23 @@ class AudioFunctions:
 
         ``stat`` holds ``time``, ``codec``, ``e_model`` and, for ``send`` and
         ``receive``: codec, packets, bytes, lost, fraction_lost, jitter_ms, rtt_ms,
-        delay_ms, r_factor, mos. INVALID_STATE when the call has no audio yet.
+        delay_ms, r_factor, mos; while enableSendPcmStreamToRemote is on, ``pcm_input``
+        (rate, samples accepted, samples dropped by the 100 ms buffer, underruns).
+        INVALID_STATE when the call has no audio yet.
         """
         return self._call(self._statistics, sessionId)
 
     async def _statistics(self, session_id: int) -> int:
-        document = self._sessions.call(session_id).statistics_document()
+        call = self._sessions.call(session_id)
+        document = call.statistics_document()
         if not document:
             raise InvalidStateError(f"call {session_id} has no audio stream yet")
+        stats = call.statistics()
+        if "pcm_input_dropped" in stats:  # enableSendPcmStreamToRemote's buffer
+            document["pcm_input"] = {"rate": stats["pcm_input_rate"],
+                                     "samples": stats["pcm_input_samples"],
+                                     "dropped": stats["pcm_input_dropped"],
+                                     "underruns": stats["pcm_input_underruns"]}
         self._post(self._callbacks.onStatistics, session_id, json.dumps(document))
         return 0
 

@@ -111,7 +111,7 @@ class StreamIOFunctions:
         """Queue ``dataLength`` bytes of 16-bit little-endian mono PCM for sending.
 
         The buffer holds 100 ms: what does not fit is dropped (counted in getStatistics'
-        ``pcm_input_dropped``), so send 20 ms every 20 ms, as the manual advises.
+        ``pcm_input.dropped``), so send 20 ms every 20 ms, as the manual advises.
         INVALID_STATE before enableSendPcmStreamToRemote.
         """
         if isinstance(dataLength, bool) or not isinstance(dataLength, int) \
