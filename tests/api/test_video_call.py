@@ -4,7 +4,8 @@ Proves (real sockets, SIP, SDP offer/answer, RTP both ways):
 - ``phone.call(uri, video=True)`` offers audio and video (H.264 and VP8 with rtcp-fb);
   ``call.answer(video=True)`` accepts both; each side decodes the other's test pattern
   at 640x480 with the barcode index it was sent with and PSNR >= 30 dB;
-- the phone's video settings choose the codec (VP8 first) and its payload type;
+- the phone's video settings choose the codec (VP8 first) and its payload type; VP9
+  (RFC 9628), off by default, carries the pattern too once both phones enable it;
 - answering without video rejects the video line (port 0) and the call goes on
   with audio only; a re-INVITE (hold) keeps the video line in the offer;
 - ``call.update(video=True)`` adds video to an audio call (both sides then exchange
@@ -255,3 +256,27 @@ def test_received_video_to_a_file(tmp_path: Path) -> None:
     indexes = [pattern_index(f) for f in frames]
     assert indexes == sorted(indexes) and len(set(indexes)) == len(indexes)
     check(frames)
+
+
+def test_vp9_when_enabled() -> None:
+    async def body(alice: Phone, bob: Phone, uri: str) -> None:
+        alice.video.codecs = ["VP9"]
+        bob.video.codecs = ["H264", "VP8", "VP9"]
+        at_bob = Frames(4)
+
+        @bob.on(IncomingCall)
+        async def answer(event: IncomingCall) -> None:
+            await event.call.answer(video=True)
+            assert event.call.video is not None
+            event.call.video.add_sink(at_bob)
+
+        call = await alice.call(uri, video=True)
+        await call.answered(timeout=5)
+        await asyncio.wait_for(at_bob.done.wait(), 10)
+        check(at_bob.frames)
+        assert call.video is not None and call.video.negotiated is not None
+        assert call.video.negotiated.send_codec.encoding == "VP9"
+        assert call.video.negotiated.send_codec.payload_type == 122
+        await call.hangup()
+
+    run(body)

@@ -24,8 +24,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from tests.compat.conftest import Recorder, sip_port
-from tests.interop.xvfb import paint, xvfb
 
+from interop.xvfb import paint, xvfb
 from voipkit.compat.portsip import DIRECTION_MODE, ErrorCode, PortSIPLib
 from voipkit.compat.portsip.lib import StringBuilder
 from voipkit.media.video import VideoFrame

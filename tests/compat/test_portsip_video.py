@@ -2,9 +2,10 @@
 
 Proves, through the vendor-shaped facade:
 - addVideoCodec / clearVideoCodec / isVideoCodecEmpty / setVideoCodecPayloadType /
-  setVideoCodecParameter shape the video m= line; VP9, H.263 and I420 are refused with
-  INVALID_ARGUMENT; setVideoMTU keeps 512-65507 and turns anything else into 1450 (the
-  manual); setVideoResolution refuses odd sizes; nothing works before initialize;
+  setVideoCodecParameter shape the video m= line (VP9 can be added); H.263 and I420
+  are refused with INVALID_ARGUMENT; setVideoMTU keeps 512-65507 and turns anything
+  else into 1450 (the manual); setVideoResolution refuses odd sizes; nothing works
+  before initialize;
 - call(videoCall=True) + answerCall(videoCall=True): the callee's onInviteIncoming says
   existsVideo with videoCodecNames "H264#VP8"; I420 frames pushed with
   enableSendVideoStreamToRemote + sendVideoStreamToRemote arrive in the callee's
@@ -63,7 +64,10 @@ def test_codec_and_settings_functions(pair: Pair) -> None:
     assert alice.addVideoCodec(VP8) == 0 and alice.addVideoCodec(H264) == 0
     assert alice.addVideoCodec(VP8) == 0  # already there: the order stays
     assert phone.video.codecs == ["VP8", "H264"]
-    for refused in (VIDEOCODEC_TYPE.VIDEO_CODEC_VP9, VIDEOCODEC_TYPE.VIDEO_CODEC_H263,
+    assert alice.addVideoCodec(int(VIDEOCODEC_TYPE.VIDEO_CODEC_VP9)) == 0
+    assert phone.video.codecs == ["VP8", "H264", "VP9"]
+    assert [c.encoding for c in phone.video.capabilities()][-1] == "VP9"
+    for refused in (VIDEOCODEC_TYPE.VIDEO_CODEC_H263, VIDEOCODEC_TYPE.VIDEO_CODEC_H263_1998,
                     VIDEOCODEC_TYPE.VIDEO_CODEC_I420, 4711):
         assert alice.addVideoCodec(int(refused)) == ErrorCode.INVALID_ARGUMENT
     assert alice.setVideoCodecPayloadType(VP8, 99) == 0

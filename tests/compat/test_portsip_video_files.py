@@ -12,7 +12,8 @@ Proves, between two PortSIPLib on 127.0.0.1 with 320x240 H.264 video:
   camera is back; with playAudio 1 the clip's sound plays too and finishes once;
   stopPlayingFileToRemote stops a looping clip and is INVALID_STATE when nothing plays;
 - startPlayingFileLocally(clip, loop, window) shows the clip (320x240, indices
-  5000-5009 in order, looping) in the window until stopPlayingFileLocally.
+  5000-5009 in order, looping) in the window until stopPlayingFileLocally;
+- unInitialize finalises a running video recording (the MP4 decodes, frames in order).
 """
 
 from __future__ import annotations
@@ -197,3 +198,15 @@ def test_play_video_file_locally(pair: Pair, tmp_path: Path) -> None:
     assert {index for index, _, _ in shown} == set(range(5000, 5010))
     assert {(w, h) for _, w, h in shown} == {(320, 240)}
     assert alice.startPlayingFileLocally(str(clip), False, 1) == ErrorCode.INVALID_ARGUMENT
+
+
+def test_uninitialize_finalises_a_video_recording(pair: Pair, tmp_path: Path) -> None:
+    alice = pair[0]
+    sid, _ = _connect(pair)
+    seen = Frames(6)
+    assert alice.setRemoteVideoWindow(sid, seen) == 0
+    assert alice.startRecord(sid, str(tmp_path), "kept.mp4", False, 1, MP4, BOTH, RECV) == 0
+    assert seen.hit.wait(10)
+    alice.unInitialize()  # no stopRecord, no hang-up: the MP4 must still be complete
+    indices = [pattern_index(f) for f in _frames(tmp_path / "kept.mp4")]
+    assert len(indices) >= 4 and indices == sorted(indices)

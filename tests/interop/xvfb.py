@@ -15,7 +15,7 @@ import select
 import subprocess
 from collections.abc import Iterator, Sequence
 
-from tests.interop.peers import require, run_tool, stop_pid
+from interop.peers import require, run_tool, stop_pid
 
 
 @contextlib.contextmanager

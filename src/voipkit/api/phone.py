@@ -121,6 +121,9 @@ class _LocalSpeaker:
         self.speaker.write_frame(frame, sample_rate)
 
 
+AUDIO_DSCP = 46
+"""Expedited Forwarding (RFC 3246), the DiffServ class for telephony (RFC 4594 §4.1)."""
+
 TRYING_DELAY = 0.1
 """Seconds an incoming INVITE waits for the application's 180/183/final response before the
 stack sends 100 Trying itself (RFC 3261 §17.2.1 needs it only past 200 ms)."""
@@ -177,6 +180,8 @@ class Phone:
         self._escape_extra: set[str] = set()
         self._escape_never: set[str] = set()
         self.microphone_muted = False
+        self.audio_dscp: int | None = None
+        "DiffServ code point of new calls' audio sockets (``set_audio_qos``: 46, EF)."
         "The device's microphone is muted in every call and the conference (muteMicrophone)."
         self.speaker_muted = False
         "The device's speaker plays silence for every call and the conference (muteSpeaker)."
@@ -350,7 +355,8 @@ class Phone:
         cursor = self._rtp_cursor if low <= self._rtp_cursor < high else low
         audio = await AudioSession.open(self.rtp_ip, self.rtp_port_range, self.ids,
                                         loop=self.loop, registry=self.codecs,
-                                        symmetric=media.symmetric_rtp, first_port=cursor)
+                                        symmetric=media.symmetric_rtp, first_port=cursor,
+                                        dscp=self.audio_dscp)
         # the next call starts searching after this pair, so ports are not reused at once
         # (a late packet of an old call must not reach a new one) and the search is short
         self._rtp_cursor = audio.local_port + 2
@@ -641,6 +647,11 @@ class Phone:
         conference = Conference.create(self, **options)
         self._gate_conference_device()
         return conference
+
+    def set_audio_qos(self, enabled: bool) -> None:
+        """enableAudioQos: mark the RTP and RTCP of calls opened from now on with DSCP 46
+        (Expedited Forwarding, RFC 3246 — the voice class of RFC 4594), or stop marking."""
+        self.audio_dscp = AUDIO_DSCP if enabled else None
 
     def mute_microphone(self, mute: bool) -> None:
         """muteMicrophone: silence the device's microphone in every call (now and later)

@@ -200,13 +200,6 @@ def stop_screen_share(call: Call) -> bool:
     return True
 
 
-def stop_phone_screen_shares(phone: Phone) -> None:
-    """Stop every share of ``phone`` (its capture threads), e.g. when it closes."""
-    for call, share in list(ScreenShare._active.items()):
-        if call._phone is phone:
-            share.stop()
-
-
 __all__ = ["ScreenCaptureError", "ScreenSettings", "ScreenShare", "ScreenSource",
            "screen_settings", "screen_sources", "select_screen_source",
-           "set_screen_frame_rate", "stop_phone_screen_shares", "stop_screen_share"]
+           "set_screen_frame_rate", "stop_screen_share"]

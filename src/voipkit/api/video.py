@@ -26,6 +26,7 @@ from voipkit.api.errors import ConfigurationError
 from voipkit.api.video_devices import camera_source
 from voipkit.media.quality import bandwidth_lines
 from voipkit.media.video import (
+    ALL_VIDEO_CODECS,
     DEFAULT_MTU,
     DEFAULT_VIDEO_CODECS,
     MAX_MTU,
@@ -115,7 +116,7 @@ class VideoSettings:
 
     def registry(self) -> VideoCodecRegistry:
         """The configured rows in preference order (rows this build cannot run are out)."""
-        by_name = {spec.name.upper(): spec for spec in DEFAULT_VIDEO_CODECS}
+        by_name = {spec.name.upper(): spec for spec in ALL_VIDEO_CODECS}
         return VideoCodecRegistry(by_name[n.upper()] for n in self.codecs
                                   if n.upper() in by_name)
 
@@ -137,7 +138,7 @@ def offers_video(offer: SessionDescription) -> bool:
 
 def runs_video_codec(name: str) -> bool:
     """Can this build send and receive the video codec ``name`` (H264, VP8)?"""
-    return DEFAULT_VIDEO_CODECS.find(name) is not None
+    return ALL_VIDEO_CODECS.find(name) is not None
 
 
 def offered_video_codecs(settings: VideoSettings, sdp: str) -> list[str]:

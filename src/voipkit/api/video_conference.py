@@ -15,7 +15,7 @@ layout=, window=)``: it creates the phone's conference (audio mix-minus, as
 ``destroy``, which call ``join`` / ``leave`` / ``destroy`` here.
 
 Routing. Every ``1 / frame_rate`` seconds the compositor draws the local source
-(slot 0: the host's camera, the phone's virtual camera by default) and the latest
+(slot 0: the host's camera, ``api.video_devices``) and the latest
 frame decoded from each member with video (slots 1.. in joining order) in the
 layout (``media.video.compose``: layouts 0-7 of the manual). The picture goes to the
 window (a frame sink: any callable taking a ``VideoFrame``) and is what every member
@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING
 from voipkit.aio.media_clock import MediaClock
 from voipkit.aio.video_session import VideoSource
 from voipkit.api.errors import ConfigurationError, InvalidStateError
-from voipkit.media.video import PatternSource, VideoFrame
+from voipkit.api.video_devices import camera_source
+from voipkit.media.video import VideoFrame
 from voipkit.media.video.compose import ConferenceLayout, VideoCompositor
 
 if TYPE_CHECKING:
@@ -83,18 +84,21 @@ class VideoConference:
     """
 
     def __init__(self, conference: Conference, compositor: VideoCompositor, *,
-                 window: Window | None, local_source: VideoSource, frame_rate: int) -> None:
+                 window: Window | None, local_source: VideoSource | None,
+                 frame_rate: int) -> None:
         self.conference = conference
         self.compositor = compositor
         self.window = window
-        self.local_source = local_source
+        self.destroyed = False
+        self.local_source: VideoSource = local_source if local_source is not None else \
+            camera_source(conference.phone, compositor.width, compositor.height, frame_rate,
+                          stop_when=lambda: self.destroyed)  # the phone's camera
         self.frame_rate = frame_rate
         self.frames = 0
         self._local: VideoFrame | None = None
         self._members: dict[int, _Member] = {}
         self._feed = _Feed()
         self._clock = MediaClock(conference.phone.loop, 1.0 / frame_rate, self._tick)
-        self.destroyed = False
 
     @classmethod
     def create(cls, phone: Phone, *, width: int = 640, height: int = 480,
@@ -107,7 +111,8 @@ class VideoConference:
             width, height: the composed picture (even, at most 1920x1088).
             layout: the manual's 0-7.
             window: receives each composed picture (None: none yet).
-            local_source: slot 0 (default: the virtual camera, a test pattern).
+            local_source: slot 0 (default: the phone's camera, ``api.video_devices``:
+                a chosen V4L2 device, else the virtual camera).
             frame_rate: pictures per second (default: the phone's video frame rate).
 
         Raises:
@@ -127,8 +132,7 @@ class VideoConference:
             raise ConfigurationError(f"conference frame rate {rate} is outside 1-30")
         conference = phone.create_conference()  # InvalidStateError when one exists
         video = cls(conference, compositor, window=window, frame_rate=rate,
-                    local_source=local_source if local_source is not None
-                    else PatternSource(width, height))
+                    local_source=local_source)
         conference.video = video
         for call in conference.calls:
             video.join(call)

@@ -5,7 +5,7 @@ Proves:
   RTP payload format for (H.264 mode 1 as 125, then mode 0 on a free dynamic type, VP8
   as 120, kind video), and leaves out a row whose encoder is missing;
 - encode -> packetize -> RTP bytes -> assemble -> decode of the 640x480 pattern keeps
-  PSNR >= 30 dB for H.264 packetization modes 1 and 0 and for VP8, every packet within
+  PSNR >= 30 dB for H.264 packetization modes 1 and 0, VP8 and VP9, every packet within
   the MTU (mode 0 relies on x264 cutting slices to the MTU);
 - a forced key frame is a key frame on the wire (IDR / VP8 P bit 0), and a size change
   restarts with one;
@@ -26,9 +26,11 @@ import pytest
 from voipkit.media.rtp import RtpPacket
 from voipkit.media.video.assembler import FrameAssembler
 from voipkit.media.video.codecs import (
+    ALL_VIDEO_CODECS,
     DEFAULT_VIDEO_CODECS,
     H264,
     VP8,
+    VP9,
     VideoCodecRegistry,
     VideoCodecSpec,
     VideoEncoderSettings,
@@ -58,7 +60,8 @@ def test_registry_offers_what_runs() -> None:
                              encoder_name="no-such-encoder", decoder_name="h264")
     assert len(VideoCodecRegistry([missing, VP8])) == 1
     assert DEFAULT_VIDEO_CODECS.find("h264") is H264
-    assert DEFAULT_VIDEO_CODECS.find("VP9") is None
+    assert DEFAULT_VIDEO_CODECS.find("VP9") is None  # not offered unless enabled
+    assert [spec.name for spec in ALL_VIDEO_CODECS] == ["H264", "VP8", "VP9"]
 
 
 @pytest.mark.parametrize(("spec", "fmtp", "mtu"), [
@@ -66,7 +69,8 @@ def test_registry_offers_what_runs() -> None:
     (H264, {"packetization-mode": "0"}, 512),
     (H264, {}, 1450),  # no packetization-mode: mode 0 (RFC 6184 §8.1)
     (VP8, {}, 512),
-], ids=["h264-mode1", "h264-mode0-mtu512", "h264-default-mode0", "vp8-mtu512"])
+    (VP9, {}, 1450),
+], ids=["h264-mode1", "h264-mode0-mtu512", "h264-default-mode0", "vp8-mtu512", "vp9"])
 def test_pattern_survives_rtp(spec: VideoCodecSpec, fmtp: dict[str, str], mtu: int) -> None:
     settings = VideoEncoderSettings(width=640, height=480, bitrate=1_500_000, mtu=mtu,
                                     remote_fmtp=fmtp)
@@ -97,7 +101,7 @@ def test_pattern_survives_rtp(spec: VideoCodecSpec, fmtp: dict[str, str], mtu: i
     assert sender.max_payload == mtu - 12
 
 
-@pytest.mark.parametrize("spec", [H264, VP8], ids=["h264", "vp8"])
+@pytest.mark.parametrize("spec", [H264, VP8, VP9], ids=["h264", "vp8", "vp9"])
 def test_forced_key_frames(spec: VideoCodecSpec) -> None:
     encoder = spec.encoder(VideoEncoderSettings(width=320, height=240))
     fmt = spec.payload_format()

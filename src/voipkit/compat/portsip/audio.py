@@ -245,6 +245,12 @@ class AudioFunctions:
         """Automatic gain control of the captured audio."""
         return self._on_phone(lambda phone: phone.set_audio_processing(agc=bool(state)))
 
+    # --- RTP and RTCP QoS ----------------------------------------------------------------
+
+    def enableAudioQos(self, state: bool) -> int:
+        """DSCP 46 (true) or no marking (false) on the audio sockets of new calls."""
+        return self._on_phone(lambda phone: phone.set_audio_qos(bool(state)))
+
     # --- Record functions ----------------------------------------------------------------
 
     def startRecord(self, sessionId: int, recordFilePath: str, recordFileName: str,

@@ -13,8 +13,9 @@ sink* instead: any callable ``window(frame)`` receiving a
 ``.to_i420()``). It is called on the facade's callback thread, like the callbacks, so
 it may call back into the library. ``None`` detaches it.
 
-Codecs. H.264 (VIDEO_CODEC_H264, RFC 6184) and VP8 (VIDEO_CODEC_VP8, RFC 7741) run;
-VP9, H.263 and I420 are refused with INVALID_ARGUMENT (docs/codecs.md says why).
+Codecs. H.264 (VIDEO_CODEC_H264, RFC 6184), VP8 (VIDEO_CODEC_VP8, RFC 7741) and VP9
+(VIDEO_CODEC_VP9, RFC 9628, added by addVideoCodec) run; H.263 and I420 are refused with
+INVALID_ARGUMENT (docs/codecs.md says why).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 VIDEO_CODEC_NAMES: dict[VIDEOCODEC_TYPE, str] = {
     VIDEOCODEC_TYPE.VIDEO_CODEC_H264: "H264",
     VIDEOCODEC_TYPE.VIDEO_CODEC_VP8: "VP8",
+    VIDEOCODEC_TYPE.VIDEO_CODEC_VP9: "VP9",
 }
 _SEND = int(DIRECTION_MODE.DIRECTION_SEND)
 _RECV = int(DIRECTION_MODE.DIRECTION_RECV)
@@ -66,7 +68,7 @@ def _video_codec(what: str, value: int) -> str | None:
         return None
     name = VIDEO_CODEC_NAMES.get(codec)
     if name is None or not runs_video_codec(name):
-        logger.info("%s: %s cannot be used: voipkit sends H.264 and VP8 only "
+        logger.info("%s: %s cannot be used: voipkit sends H.264, VP8 and VP9 only "
                     "(docs/codecs.md)", what, codec.name)
         return None
     return name

@@ -9,10 +9,12 @@ Must not know: SIP, sockets, asyncio, threads, or the clock (callers pass ``now`
 
 from voipkit.media.video.assembler import AssembledFrame, FrameAssembler
 from voipkit.media.video.codecs import (
+    ALL_VIDEO_CODECS,
     DEFAULT_VIDEO_CODECS,
     H264,
     VIDEO_CLOCK_RATE,
     VP8,
+    VP9,
     EncodedFrame,
     VideoCodecRegistry,
     VideoCodecSpec,
@@ -43,8 +45,10 @@ from voipkit.media.video.payload import (
 )
 from voipkit.media.video.stream import VideoCounters, VideoStream, VideoStreamConfig
 from voipkit.media.video.vp8 import Vp8PayloadDescriptor, Vp8PayloadFormat
+from voipkit.media.video.vp9 import Vp9PayloadDescriptor, Vp9PayloadFormat
 
 __all__ = [
+    "ALL_VIDEO_CODECS",
     "DEFAULT_MTU",
     "DEFAULT_VIDEO_CODECS",
     "H264",
@@ -52,6 +56,7 @@ __all__ = [
     "MIN_MTU",
     "VIDEO_CLOCK_RATE",
     "VP8",
+    "VP9",
     "AssembledFrame",
     "EncodedFrame",
     "FrameAssembler",
@@ -75,6 +80,8 @@ __all__ = [
     "VideoStreamConfig",
     "Vp8PayloadDescriptor",
     "Vp8PayloadFormat",
+    "Vp9PayloadDescriptor",
+    "Vp9PayloadFormat",
     "i420_size",
     "join_annex_b",
     "max_payload_for_mtu",

@@ -6,9 +6,9 @@ run it and with which real-time options, and which RTP payload format carries it
 Must not know: SDP text, RTP headers, sockets or the clock.
 
 What the PyAV wheel can do is probed, not assumed (``VideoCodecSpec.available``); a
-row whose encoder, decoder or RTP payload format is missing is never offered. VP9
-encodes and decodes here, but voipkit has no VP9 payload format (RFC 9628) yet, so
-there is no VP9 row (docs/codecs.md).
+row whose encoder, decoder or RTP payload format is missing is never offered. Two
+rows (H.264, VP8) are offered by default; VP9 (RFC 9628, non-scalable) runs too and is
+offered when enabled (``ALL_VIDEO_CODECS``, docs/codecs.md).
 
 H.264 (RFC 6184 §8.1): ``profile-level-id`` 42e01f (constrained baseline, level 3.1)
 with ``packetization-mode`` 1, then again with mode 0 on the next payload type, are
@@ -33,13 +33,16 @@ from voipkit.media.video.frames import VideoFrame
 from voipkit.media.video.h264 import NAL_SEI, H264PayloadFormat, join_annex_b, split_annex_b
 from voipkit.media.video.payload import DEFAULT_MTU, PayloadFormat, max_payload_for_mtu
 from voipkit.media.video.vp8 import Vp8PayloadFormat
+from voipkit.media.video.vp9 import Vp9PayloadFormat
 from voipkit.sdp import CodecCapability
 
 __all__ = [
+    "ALL_VIDEO_CODECS",
     "DEFAULT_VIDEO_CODECS",
     "H264",
     "VIDEO_CLOCK_RATE",
     "VP8",
+    "VP9",
     "EncodedFrame",
     "VideoCodecRegistry",
     "VideoCodecSpec",
@@ -229,6 +232,8 @@ class VideoCodecSpec:
             return H264PayloadFormat(max_payload=max_payload, packetization_mode=mode)
         if self.name.upper() == "VP8":
             return Vp8PayloadFormat(max_payload=max_payload)
+        if self.name.upper() == "VP9":
+            return Vp9PayloadFormat(max_payload=max_payload)
         raise ValueError(f"no RTP payload format for {self.name}")
 
     def encoder(self, settings: VideoEncoderSettings) -> VideoEncoder:
@@ -240,8 +245,12 @@ class VideoCodecSpec:
             if _h264_mode(fmtp) == 0:
                 options["x264-params"] = f"slice-max-size={max_payload_for_mtu(settings.mtu)}"
             return VideoEncoder(self.encoder_name, settings, options, _strip_sei)
-        options = {"deadline": "realtime", "cpu-used": "16", "lag-in-frames": "0",
-                   "error-resilient": "1"}
+        if self.name.upper() == "VP9":  # libvpx-vp9 takes cpu-used -8..8
+            options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0",
+                       "row-mt": "0"}
+        else:
+            options = {"deadline": "realtime", "cpu-used": "16", "lag-in-frames": "0",
+                       "error-resilient": "1"}
         return VideoEncoder(self.encoder_name, settings, options)
 
     def decoder(self) -> VideoDecoder:
@@ -257,6 +266,9 @@ H264 = VideoCodecSpec(
                                     "level-asymmetry-allowed": "1"}),))
 VP8 = VideoCodecSpec(name="VP8", preferred_payload_type=120, encoder_name="libvpx",
                      decoder_name="vp8")
+# RFC 9628 (non-scalable: one spatial and temporal layer); offered when enabled.
+VP9 = VideoCodecSpec(name="VP9", preferred_payload_type=122, encoder_name="libvpx-vp9",
+                     decoder_name="vp9")
 
 
 class VideoCodecRegistry:
@@ -283,3 +295,6 @@ class VideoCodecRegistry:
 
 
 DEFAULT_VIDEO_CODECS = VideoCodecRegistry([H264, VP8])
+"What a phone offers unless told otherwise (``VideoSettings.codecs``)."
+ALL_VIDEO_CODECS = VideoCodecRegistry([H264, VP8, VP9])
+"Every row that runs here: the default ones and VP9 (enabled on request)."
