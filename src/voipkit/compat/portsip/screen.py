@@ -13,10 +13,13 @@ Must not know: anything below ``api``.
 - ``enableScreenStreamCallback(sessionId, direction)`` raises ``onVideoRawCallback``
   with each screen frame sent (DIRECTION_SEND, only while the call shares a screen)
   and/or each frame received (DIRECTION_RECV); DIRECTION_NONE stops it;
-- ``setScreenVideoWindow(sessionId, window)`` shows what the call's video stream
-  receives, where a peer's shared screen arrives (voipkit carries screens on the
-  call's one video stream, see ``api.screen_share``); the window is a frame sink
-  called on the callback thread, as for ``setRemoteVideoWindow``.
+- ``setScreenVideoWindow(sessionId, window)`` shows the peer's shared screen: the
+  call's screen stream (``updateCall(..., enableScreen=true)`` on either side: a
+  second video m= line with ``a=content:slides``, ``api.screen_stream``) while it has
+  one, else what the call's video stream receives (a screen sent "instead of
+  camera"); the window is a frame sink called on the callback thread, as for
+  ``setRemoteVideoWindow``;
+- ``onInviteUpdated``'s ``existsScreen`` says the screen stream is negotiated.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from voipkit.api.screen_share import (
     set_screen_frame_rate,
     stop_screen_share,
 )
+from voipkit.api.screen_stream import exists as screen_stream_exists
+from voipkit.api.screen_stream import set_screen_window
 from voipkit.api.video import CallVideo, VideoFrame
 from voipkit.compat.portsip.codes import ErrorCode
 from voipkit.compat.portsip.enums import DIRECTION_MODE
@@ -89,6 +94,7 @@ class ScreenFunctions:
         def _on_phone(self, action: Callable[[Phone], object]) -> int: ...
         def _with_call(self, session_id: int, action: Callable[[Call], Any]) -> int: ...
         def _post(self, callback: Callable[..., Any], *args: Any) -> None: ...
+        def _window_sink(self, window: Callable[[VideoFrame], object]) -> Sink: ...
 
     # --- sources ---------------------------------------------------------------------------
 
@@ -178,8 +184,10 @@ class ScreenFunctions:
         return raw
 
     def setScreenVideoWindow(self, sessionId: int, screenVideoWindow: Any) -> int:
-        """Show what the call's video receives (a peer's shared screen) in
-        ``screenVideoWindow``, a frame sink; None (or 0) removes it."""
+        """Show the screen the peer shares in ``screenVideoWindow``, a frame sink: the
+        call's screen stream (a second video line, ``a=content:slides``) while it has
+        one, else what its video stream receives (a screen sent "instead of camera");
+        None (or 0) removes it."""
         if screenVideoWindow is not None and screenVideoWindow != 0 \
                 and not callable(screenVideoWindow):
             logger.info("setScreenVideoWindow: the window must be a callable frame sink")
@@ -187,15 +195,14 @@ class ScreenFunctions:
         window = screenVideoWindow if callable(screenVideoWindow) else None
 
         def attach(call: Call) -> None:
-            video = _video(call)
-            sinks = _sinks.setdefault(call, _ScreenSinks())
-            if sinks.window is not None:
-                video.remove_sink(sinks.window)
-            sinks.window = None if window is None else (
-                lambda frame: self._post(window, frame))
-            if sinks.window is not None:
-                video.add_sink(sinks.window)
+            if call.video is None and call.screen is None:
+                _video(call)  # raises: no video
+            set_screen_window(call, None if window is None else self._window_sink(window))
         return self._with_call(sessionId, attach)
+
+    def _screen_state(self, call: Call) -> bool:
+        """existsScreen: the call's screen stream is negotiated."""
+        return screen_stream_exists(call)
 
 
 __all__ = ["ScreenFunctions"]
