@@ -305,7 +305,13 @@ class Call:
 
     async def update(self, *, video: bool | None = None, screen: bool | None = None) -> None:
         """Send a re-INVITE with a fresh offer (updateCall); ``video`` True adds a video
-        stream, False removes it (its m= line stays, with port 0), None keeps it as is."""
+        stream, False removes it (its m= line stays, with port 0), None keeps it as is;
+        ``screen`` likewise for the selected screen as a stream of its own
+        (api.screen_stream: a second video line, ``a=content:slides``).
+
+        Raises:
+            ConfigurationError / DeviceError: ``screen`` True without a screen to grab.
+        """
         self._require(CallState.CONNECTED, "update")
         if video and (self.video is None or not self.video.enabled):
             if self.video is not None:

@@ -64,12 +64,11 @@ class _Buffer(Protocol):
 
 
 class _ScreenSinks:
-    """The screen callbacks and window attached to one call."""
+    """The screen callbacks attached to one call (its window: api.screen_stream)."""
 
     def __init__(self) -> None:
         self.sent: Sink | None = None
         self.received: Sink | None = None
-        self.window: Sink | None = None
 
 
 _sinks: weakref.WeakKeyDictionary[Call, _ScreenSinks] = weakref.WeakKeyDictionary()
