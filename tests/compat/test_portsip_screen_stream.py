@@ -8,12 +8,16 @@ Proves (Xvfb with one red 160x120 screen; two PortSIPLib on 127.0.0.1; 160x120 v
 - the peer's onInviteUpdated says existsScreen (and existsVideo), carrying the
   re-INVITE; its setScreenVideoWindow gets the red screen while its remote video
   window keeps getting the camera's test pattern (two streams, two sessions);
+- enableScreenStreamCallback: the sharer's DIRECTION_SEND raw frames are the red
+  screen only (not its camera), the peer's DIRECTION_RECV ones the screen it receives;
 - updateCall(sid, true, true, false) removes the stream (port 0 in the re-offer):
   existsScreen turns false and the camera still arrives;
 - a screen stream without camera video: an audio call updated with enableScreen only
   offers the camera line with port 0 and the screen at index 2, and the screen
   arrives at the peer;
-- without a display, enableScreen is refused (INVALID_ARGUMENT).
+- without a display, enableScreen is refused (INVALID_ARGUMENT);
+- both sides share: the second sharer re-offers the line ``sendrecv`` (keeping the
+  first share coming) and each side's screen window gets the other's screen.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from tests.compat.conftest import Recorder, sip_port
 
 from interop.xvfb import paint, xvfb
 from voipkit.api.screen_stream import SCREEN_INDEX
-from voipkit.compat.portsip import ErrorCode, PortSIPLib
+from voipkit.compat.portsip import DIRECTION_MODE, ErrorCode, PortSIPLib
 from voipkit.media.video import VideoFrame
 
 Pair = tuple[PortSIPLib, Recorder, PortSIPLib, Recorder]
+SEND = int(DIRECTION_MODE.DIRECTION_SEND)
+RECV = int(DIRECTION_MODE.DIRECTION_RECV)
 RED = (82, 90, 240)  # #ff0000 as BT.601 video-range Y, U, V
 
 
@@ -110,6 +116,8 @@ def test_screen_stream_beside_the_camera(pair: Pair, monkeypatch: pytest.MonkeyP
         bob_events.wait("onInviteConnected")
         assert camera.hit.wait(10)
         assert bob.setScreenVideoWindow(bob_sid, screen) == 0
+        assert alice.enableScreenStreamCallback(sid, SEND) == 0
+        assert bob.enableScreenStreamCallback(bob_sid, RECV) == 0
 
         assert alice.updateCall(sid, True, True, True) == 0
         updated = bob_events.wait("onInviteUpdated")
@@ -145,6 +153,14 @@ def test_screen_stream_beside_the_camera(pair: Pair, monkeypatch: pytest.MonkeyP
         camera.count = camera.passed + 2
         assert camera.hit.wait(10)
         assert camera.other == 0  # the screen never reached the camera's window
+        # onVideoRawCallback(sessionId, callbackType, width, height, data, dataLength)
+        sent = alice_events.wait("onVideoRawCallback", lambda a: a[:2] == (sid, SEND))
+        assert sent[2:4] == (160, 120) and red(VideoFrame.from_i420(sent[4], 160, 120))
+        got = bob_events.wait("onVideoRawCallback", lambda a: a[:2] == (bob_sid, RECV)
+                              and red(VideoFrame.from_i420(a[4], 160, 120)))
+        assert got[5] == 160 * 120 * 3 // 2
+        assert not any(args[1] == SEND and not red(VideoFrame.from_i420(args[4], 160, 120))
+                       for name, args in alice_events.seen if name == "onVideoRawCallback")
         assert alice.hangUp(sid) == 0
 
 
@@ -173,4 +189,36 @@ def test_screen_stream_in_an_audio_call(pair: Pair, monkeypatch: pytest.MonkeyPa
         assert "a=content:slides" in offer[SCREEN_INDEX]
         assert bob.setScreenVideoWindow(bob_sid, screen) == 0
         assert screen.hit.wait(10), (screen.passed, screen.other)
+        assert alice.hangUp(sid) == 0
+
+
+@pytest.mark.interop
+def test_both_sides_share(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    alice, alice_events, bob, bob_events = pair
+    _setup(pair)
+    assert bob.SetScreenFrameRate(5) == 0
+    at_alice, at_bob = Window(red), Window(red)
+    with xvfb([(160, 120)]) as display:
+        monkeypatch.setenv("DISPLAY", display)
+        paint(display, "#ff0000", 0)
+        bob_events.hooks["onInviteIncoming"] = lambda sid, *rest: bob.answerCall(sid, True)
+        sid = alice.call(f"sip:bob@127.0.0.1:{sip_port(bob)}", True, True)
+        assert sid > 0
+        alice_events.wait("onInviteConnected", lambda a: a == (sid,))
+        bob_sid = bob_events.wait("onInviteIncoming")[0]
+        bob_events.wait("onInviteConnected")
+        assert alice.updateCall(sid, True, True, True) == 0
+        assert bob_events.wait("onInviteUpdated")[5] is True
+        assert bob.setScreenVideoWindow(bob_sid, at_bob) == 0
+        assert at_bob.hit.wait(10)
+        # bob shares too: his re-offer keeps alice's screen coming (sendrecv)
+        assert bob.updateCall(bob_sid, True, True, True) == 0
+        updated = alice_events.wait("onInviteUpdated")
+        assert updated[5] is True
+        assert "a=sendrecv" in _media(updated[6])[SCREEN_INDEX]
+        assert alice.setScreenVideoWindow(sid, at_alice) == 0
+        assert at_alice.hit.wait(10)
+        at_bob.hit.clear()
+        at_bob.count = at_bob.passed + 2
+        assert at_bob.hit.wait(10)
         assert alice.hangUp(sid) == 0

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 from voipkit.aio.screen_capture import ScreenCapture, ScreenCaptureError
 from voipkit.aio.video_session import FrameSink, PushedFrames, VideoSession
 from voipkit.api.errors import ConfigurationError, DeviceError, InvalidStateError
-from voipkit.api.screen_share import MIN_WIRE_RATE, screen_settings, screen_sources
-from voipkit.api.video import CallVideo, VideoSettings
+from voipkit.api.screen_share import MIN_WIRE_RATE, ScreenShare, screen_settings, screen_sources
+from voipkit.api.video import CallVideo, VideoFrame, VideoSettings
 from voipkit.sdp import (
     CodecCapability,
     Direction,
@@ -190,35 +190,80 @@ class CallScreen(CallVideo):
         super().abort(reason)
 
 
-# --- the screen window ---------------------------------------------------------------
+# --- the screen window and taps -------------------------------------------------------
 
-_windows: weakref.WeakKeyDictionary[Call, FrameSink] = weakref.WeakKeyDictionary()
+@dataclasses.dataclass(slots=True)
+class _Outputs:
+    """Where one call's screen frames go (setScreenVideoWindow,
+    enableScreenStreamCallback)."""
+
+    window: FrameSink | None = None
+    sent: FrameSink | None = None
+    received: FrameSink | None = None
+    camera_sent: FrameSink | None = None
+    "``sent`` behind a filter, on the camera stream: only while it carries a screen."
+
+
+_outputs: weakref.WeakKeyDictionary[Call, _Outputs] = weakref.WeakKeyDictionary()
 
 
 def set_screen_window(call: Call, sink: FrameSink | None) -> None:
     """Show the received screen in ``sink`` (setScreenVideoWindow): the frames of the
     call's screen stream while it has one, else what its camera stream receives (a
     peer that shares "instead of camera", ``api.screen_share``). None removes it."""
-    old = _windows.pop(call, None)
-    for video in (call.video, call.screen):
-        if old is not None and video is not None:
-            video.remove_sink(old)
-    if sink is not None:
-        _windows[call] = sink
+    outputs = _outputs.setdefault(call, _Outputs())
+    _detach(call, outputs)
+    outputs.window = sink
     _attach_window(call)
 
 
-def _attach_window(call: Call) -> None:
-    sink = _windows.get(call)
-    if sink is None:
-        return
-    screen = call.screen
-    target = screen if screen is not None and screen.enabled else call.video
+def set_screen_taps(call: Call, sent: FrameSink | None, received: FrameSink | None) -> None:
+    """enableScreenStreamCallback: ``sent`` sees each screen frame sent (on the screen
+    stream, and on the camera stream while a share replaces the camera), ``received``
+    each frame received where the window's frames come from; None removes either."""
+    outputs = _outputs.setdefault(call, _Outputs())
+    _detach(call, outputs)
+    outputs.sent, outputs.received = sent, received
+    if sent is not None:
+        tap = sent
+
+        def camera_sent(frame: VideoFrame) -> None:
+            if ScreenShare.of(call) is not None:
+                tap(frame)
+        outputs.camera_sent = camera_sent
+    else:
+        outputs.camera_sent = None
+    _attach_window(call)
+
+
+def _detach(call: Call, outputs: _Outputs) -> None:
     for video in (call.video, call.screen):
-        if video is not None and video is not target:
-            video.remove_sink(sink)
-    if target is not None and sink not in target.session.sinks:
-        target.add_sink(sink)
+        if video is None:
+            continue
+        for sink in (outputs.window, outputs.received):
+            if sink is not None:
+                video.remove_sink(sink)
+        for sink in (outputs.sent, outputs.camera_sent):
+            if sink is not None:
+                video.remove_sent_sink(sink)
+
+
+def _attach_window(call: Call) -> None:
+    outputs = _outputs.get(call)
+    if outputs is None:
+        return
+    _detach(call, outputs)
+    screen = call.screen
+    active_screen = screen if screen is not None and screen.enabled else None
+    target = active_screen if active_screen is not None else call.video
+    if target is not None:
+        for sink in (outputs.window, outputs.received):
+            if sink is not None:
+                target.add_sink(sink)
+    if active_screen is not None and outputs.sent is not None:
+        active_screen.add_sent_sink(outputs.sent)
+    if call.video is not None and outputs.camera_sent is not None:
+        call.video.add_sent_sink(outputs.camera_sent)
 
 
 # --- hooks called by Call --------------------------------------------------------------
@@ -376,5 +421,5 @@ def end(call: Call, reason: str) -> None:
         call.screen.abort(reason)
 
 
-__all__ = ["SCREEN_INDEX", "CallScreen", "content_of", "exists", "set_screen_window",
-           "slides_index"]
+__all__ = ["SCREEN_INDEX", "CallScreen", "content_of", "exists", "set_screen_taps",
+           "set_screen_window", "slides_index"]

@@ -11,8 +11,10 @@ Must not know: anything below ``api``.
   "instead of camera" (the manual) in the call's video stream, false gives the
   camera back;
 - ``enableScreenStreamCallback(sessionId, direction)`` raises ``onVideoRawCallback``
-  with each screen frame sent (DIRECTION_SEND, only while the call shares a screen)
-  and/or each frame received (DIRECTION_RECV); DIRECTION_NONE stops it;
+  with each screen frame sent (DIRECTION_SEND: on the screen stream, and on the
+  call's video while a share replaces the camera) and/or each frame received
+  (DIRECTION_RECV: where setScreenVideoWindow's frames come from); DIRECTION_NONE
+  stops it;
 - ``setScreenVideoWindow(sessionId, window)`` shows the peer's shared screen: the
   call's screen stream (``updateCall(..., enableScreen=true)`` on either side: a
   second video m= line with ``a=content:slides``, ``api.screen_stream``) while it has
@@ -25,7 +27,6 @@ Must not know: anything below ``api``.
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -39,7 +40,7 @@ from voipkit.api.screen_share import (
     stop_screen_share,
 )
 from voipkit.api.screen_stream import exists as screen_stream_exists
-from voipkit.api.screen_stream import set_screen_window
+from voipkit.api.screen_stream import set_screen_taps, set_screen_window
 from voipkit.api.video import CallVideo, VideoFrame
 from voipkit.compat.portsip.codes import ErrorCode
 from voipkit.compat.portsip.enums import DIRECTION_MODE
@@ -61,17 +62,6 @@ _DIRECTIONS = {DIRECTION_MODE.DIRECTION_NONE: (False, False),
 
 class _Buffer(Protocol):
     value: str
-
-
-class _ScreenSinks:
-    """The screen callbacks attached to one call (its window: api.screen_stream)."""
-
-    def __init__(self) -> None:
-        self.sent: Sink | None = None
-        self.received: Sink | None = None
-
-
-_sinks: weakref.WeakKeyDictionary[Call, _ScreenSinks] = weakref.WeakKeyDictionary()
 
 
 def _video(call: Call) -> CallVideo:
@@ -157,26 +147,16 @@ class ScreenFunctions:
             return ErrorCode.INVALID_ARGUMENT
 
         def apply(call: Call) -> None:
-            video = _video(call)
-            sinks = _sinks.setdefault(call, _ScreenSinks())
-            if sinks.sent is not None:
-                video.remove_sent_sink(sinks.sent)
-            if sinks.received is not None:
-                video.remove_sink(sinks.received)
-            sinks.sent = self._screen_raw(call, _SEND) if send else None
-            sinks.received = self._screen_raw(call, _RECV) if recv else None
-            if sinks.sent is not None:
-                video.add_sent_sink(sinks.sent)
-            if sinks.received is not None:
-                video.add_sink(sinks.received)
+            if call.video is None and call.screen is None:
+                _video(call)  # raises: no video
+            set_screen_taps(call, self._screen_raw(call, _SEND) if send else None,
+                            self._screen_raw(call, _RECV) if recv else None)
         return self._with_call(sessionId, apply)
 
     def _screen_raw(self, call: Call, kind: int) -> Sink:
         session_id = call.id
 
         def raw(frame: VideoFrame) -> None:
-            if kind == _SEND and ScreenShare.of(call) is None:
-                return  # the camera, not a screen
             data = frame.to_i420()
             self._post(self._callbacks.onVideoRawCallback, session_id, kind, frame.width,
                        frame.height, data, len(data))
