@@ -8,7 +8,10 @@ Proves:
 - a real call's remote video window that blocks: while it is stuck in its first
   frame, the frames arriving (several a second) are dropped, not queued: at most two
   wait, ``window_drops`` counts the rest, and once released the window sees just
-  the waiting ones; other callbacks still run after it.
+  the waiting ones; other callbacks still run after it;
+- ``onVideoRawCallback`` (enableVideoStreamCallback) is bounded the same way: an
+  application stuck in it loses the oldest frames, counted by ``raw_video_drops``,
+  and at most eight wait.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 import pytest
 from tests.compat.conftest import Recorder, sip_port
 
-from voipkit.compat.portsip import PortSIPLib
+from voipkit.compat.portsip import DIRECTION_MODE, PortSIPLib
 from voipkit.compat.portsip.windows import WindowFeed
 from voipkit.media.video import VideoFrame
 
@@ -104,3 +107,40 @@ def test_slow_window_on_a_call(pair: Pair) -> None:
     bob_events.wait("onInviteClosed", timeout=10)  # callbacks behind the window ran
     assert bob.window_drops(slow_window) >= dropped and len(frames) >= 3
     assert bob.window_drops(object()) == 0
+
+
+def test_slow_raw_video_callback_on_a_call(pair: Pair) -> None:
+    alice, alice_events, bob, bob_events = pair
+    for lib in (alice, bob):
+        assert lib.setVideoResolution(160, 120) == 0
+    release = threading.Event()
+    entered = threading.Event()
+    calls: list[int] = []
+
+    def slow_callback(session_id: int, kind: int, *rest: Any) -> None:
+        calls.append(kind)
+        entered.set()
+        release.wait(20)
+
+    def answer(sid: int, *rest: Any) -> None:
+        assert bob.answerCall(sid, True) == 0
+        assert bob.enableVideoStreamCallback(
+            sid, int(DIRECTION_MODE.DIRECTION_RECV)) == 0
+
+    bob_events.hooks["onInviteIncoming"] = answer
+    bob_events.hooks["onVideoRawCallback"] = slow_callback
+    sid = alice.call(f"sip:bob@127.0.0.1:{sip_port(bob)}", True, True)
+    assert sid > 0
+    alice_events.wait("onInviteConnected", lambda a: a == (sid,))
+    assert entered.wait(10)
+    bob_sid = bob_events.wait("onInviteConnected")[0]
+    deadline = time.monotonic() + 15
+    while bob.raw_video_drops(bob_sid) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    dropped = bob.raw_video_drops(bob_sid)
+    assert dropped >= 5 and len(calls) == 1
+    release.set()
+    assert alice.hangUp(sid) == 0
+    bob_events.wait("onInviteClosed", timeout=10)
+    assert len(calls) >= 2  # the waiting frames were delivered once it returned
+    assert bob.raw_video_drops(bob_sid + 1000) == 0

@@ -84,6 +84,7 @@ class ScreenFunctions:
         def _with_call(self, session_id: int, action: Callable[[Call], Any]) -> int: ...
         def _post(self, callback: Callable[..., Any], *args: Any) -> None: ...
         def _window_sink(self, window: Callable[[VideoFrame], object]) -> Sink: ...
+        def _raw_sink(self, session_id: int, kind: int, stream: str = ...) -> Sink: ...
 
     # --- sources ---------------------------------------------------------------------------
 
@@ -154,13 +155,7 @@ class ScreenFunctions:
         return self._with_call(sessionId, apply)
 
     def _screen_raw(self, call: Call, kind: int) -> Sink:
-        session_id = call.id
-
-        def raw(frame: VideoFrame) -> None:
-            data = frame.to_i420()
-            self._post(self._callbacks.onVideoRawCallback, session_id, kind, frame.width,
-                       frame.height, data, len(data))
-        return raw
+        return self._raw_sink(call.id, kind, "screen")
 
     def setScreenVideoWindow(self, sessionId: int, screenVideoWindow: Any) -> int:
         """Show the screen the peer shares in ``screenVideoWindow``, a frame sink: the

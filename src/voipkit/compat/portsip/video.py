@@ -30,7 +30,7 @@ from voipkit.api.video import CallVideo, VideoFrame, offered_video_codecs, runs_
 from voipkit.api.video_devices import capture_devices, set_video_device
 from voipkit.compat.portsip.codes import ErrorCode
 from voipkit.compat.portsip.enums import DIRECTION_MODE, VIDEOCODEC_TYPE
-from voipkit.compat.portsip.windows import WindowFeed, WindowFeeds
+from voipkit.compat.portsip.windows import RawFrameFeeds, WindowFeed, WindowFeeds
 
 if TYPE_CHECKING:
     from voipkit.compat.portsip.callbacks import SIPCallbackEvents
@@ -263,12 +263,28 @@ class VideoFunctions:
         feeds: WindowFeeds | None = self.__dict__.get("_window_feeds")
         return feeds.dropped(window) if feeds is not None else 0
 
-    def _raw_sink(self, session_id: int, kind: int) -> Callable[[VideoFrame], None]:
-        def raw(frame: VideoFrame) -> None:
+    def _raw_sink(self, session_id: int, kind: int,
+                  stream: str = "video") -> Callable[[VideoFrame], None]:
+        """onVideoRawCallback for one session and direction, behind a bounded queue
+        (compat/portsip/windows.py: the oldest frames go when the application lags)."""
+        def deliver(frame: VideoFrame) -> None:
             data = frame.to_i420()
-            self._post(self._callbacks.onVideoRawCallback, session_id, kind, frame.width,
-                       frame.height, data, len(data))
-        return raw
+            self._callbacks.onVideoRawCallback(session_id, kind, frame.width, frame.height,
+                                               data, len(data))
+        return self._raw_feeds().feed((stream, session_id, kind), deliver, self._post)
+
+    def _raw_feeds(self) -> RawFrameFeeds:
+        feeds: RawFrameFeeds | None = self.__dict__.get("_raw_video_feeds")
+        if feeds is None:
+            feeds = self.__dict__["_raw_video_feeds"] = RawFrameFeeds()
+        return feeds
+
+    def raw_video_drops(self, sessionId: int) -> int:
+        """Frames of ``sessionId`` dropped before onVideoRawCallback because the
+        application handled them slower than they came (up to eight wait per stream
+        and direction); 0 when none."""
+        feeds: RawFrameFeeds | None = self.__dict__.get("_raw_video_feeds")
+        return feeds.dropped(sessionId) if feeds is not None else 0
 
     # --- devices, orientation, local preview, QoS, RTCP bandwidth -------------------------
 

@@ -11,6 +11,11 @@ oldest waiting one (a window wants the newest picture), and ``dropped`` counts t
 Only one drain job per window is on the callback thread's queue at a time; it hands
 the window every waiting frame in order. ``PortSIPLib.window_drops(window)`` reads the
 count.
+
+``onVideoRawCallback`` (enableVideoStreamCallback / enableScreenStreamCallback) goes
+through the same kind of feed, one per stream, session and direction, ``RAW_DEPTH``
+deep: an application slower than the frames loses the oldest, counted in
+``PortSIPLib.raw_video_drops(sessionId)``, instead of growing the callback queue.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from voipkit.api.video import VideoFrame
 
 DEFAULT_DEPTH = 2
 "Frames that may wait for one window (the newest ones)."
+
+RAW_DEPTH = 8
+"Frames that may wait for onVideoRawCallback of one stream, session and direction."
 
 
 class WindowFeed:
@@ -123,3 +131,29 @@ class WindowFeeds:
 
 
 __all__ = ["DEFAULT_DEPTH", "WindowFeed", "WindowFeeds"]
+
+
+class RawFrameFeeds:
+    """The bounded queues of ``onVideoRawCallback``: one per (stream, session, direction)."""
+
+    def __init__(self, depth: int = RAW_DEPTH) -> None:
+        self.depth = depth
+        self._feeds: dict[tuple[str, int, int], WindowFeed] = {}
+        self._lock = threading.Lock()
+
+    def feed(self, key: tuple[str, int, int], deliver: Callable[[VideoFrame], object],
+             post: Callable[..., None]) -> WindowFeed:
+        """A new feed for ``key`` (``("video" | "screen", sessionId, direction)``); the drops
+        of the feed it replaces stay counted."""
+        feed = WindowFeed(deliver, post, self.depth)
+        with self._lock:
+            old = self._feeds.get(key)
+            if old is not None:
+                feed.dropped = old.dropped
+            self._feeds[key] = feed
+        return feed
+
+    def dropped(self, session_id: int) -> int:
+        """Frames of ``session_id`` that never reached onVideoRawCallback."""
+        with self._lock:
+            return sum(f.dropped for (_, sid, _), f in self._feeds.items() if sid == session_id)
