@@ -863,6 +863,9 @@ def capabilities(phone: Phone) -> list[CodecCapability]:
     """The phone's codecs in its configured order of preference, as SDP capabilities,
     with the configured payload types and fmtp parameters."""
     media = phone.config.media
+    cached = phone.capabilities_cache
+    if cached is not None and cached[0] is media and cached[1] is phone.codecs:
+        return list(cached[2])  # every call asks: the rows only change with a setting
     fmtps = local_fmtp(phone)
     caps: list[CodecCapability] = []
     for spec in _rows(phone):
@@ -872,6 +875,7 @@ def capabilities(phone: Phone) -> list[CodecCapability]:
             encoding=cap.encoding, clock_rate=cap.clock_rate, channels=cap.channels,
             payload_type=pt if pt is not None else cap.payload_type,
             fmtp=fmtps.get(spec.name, cap.fmtp), kind=cap.kind))
+    phone.capabilities_cache = (media, phone.codecs, tuple(caps))
     return caps
 
 

@@ -63,6 +63,7 @@ from voipkit.media.codecs import FULL_CODECS, CodecRegistry
 from voipkit.media.frames import Pcm, silence
 from voipkit.media.ports import MediaSink, MediaSource
 from voipkit.media.srtp import SrtpPolicy
+from voipkit.sdp import CodecCapability
 from voipkit.sip.addressing import Destination, TransportKind, format_host
 from voipkit.sip.events import RequestReceived
 from voipkit.sip.message import NameAddr, Request, Response
@@ -144,6 +145,9 @@ class Phone:
         self.bus = EventBus()
         self.codecs: CodecRegistry = FULL_CODECS
         "The codec rows calls can use; ``config.media.codecs`` picks and orders them."
+        self.capabilities_cache: tuple[object, object, tuple[CodecCapability, ...]] | None = None
+        """``api.call.capabilities`` for (config.media, codecs) as they were: both are
+        replaced, never changed in place, so a new setting makes a new entry."""
         self.supported_info_types: list[str] = list(self.config.supported_info_types)
         self.policy = inv.InvitePolicy(
             max_sessions=self.config.max_calls, do_not_disturb=self.config.do_not_disturb,
