@@ -76,6 +76,7 @@ from voipkit.api import (
     TlsSettings,
     TransportError,
     VoipkitError,
+    screen_stream,
 )
 
 #: What voipkit raises on purpose (``TransportError`` does not derive from ``VoipkitError``).
@@ -679,7 +680,8 @@ class Agent:
         self.out.event("onInviteUpdated", {
             "sessionId": call.id, "audioCodecNames": call.codec_names or audio,
             "videoCodecNames": video, "existsAudio": has_audio, "existsVideo": has_video,
-            "existsScreen": False, "sipMessage": _sip_text(event.message)})
+            "existsScreen": screen_stream.exists(call),
+            "sipMessage": _sip_text(event.message)})
 
     def _on_remote_unhold(self, event: RemoteUnhold) -> None:
         call = event.call

@@ -7,17 +7,24 @@ deadlines the callback receives, never on wall-clock jitter):
 - a stall shorter than ``max_late`` periods is caught up tick by tick (no skip);
 - a longer stall skips the missed ticks, counts them, and resumes on the grid;
 - stop() from inside the callback ends the ticks; a raising callback is counted
-  and the clock keeps going; starting twice and bad periods are errors.
+  and the clock keeps going; starting twice and bad periods are errors;
+- shared clocks: many clocks of one period run on at most PHASES loop timers (one per
+  phase), each start aligned up to the next quarter period and every tick still
+  ``start + n * period``; clocks stopping each other from inside a shared tick are
+  safe; a stall is caught up or skipped per clock as above; when the last clock of
+  a timer stops, the timer is cancelled and forgotten.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
 
-from voipkit.aio.media_clock import MediaClock
+from voipkit.aio import media_clock
+from voipkit.aio.media_clock import PHASES, MediaClock
 
 
 def test_ticks_are_exactly_on_the_grid() -> None:
@@ -133,3 +140,96 @@ def test_invalid_period() -> None:
             MediaClock(loop, 0.02, lambda _: None).deadline(1)
     finally:
         loop.close()
+
+
+def test_shared_clocks_run_on_one_timer_per_phase_and_stay_on_their_grid() -> None:
+    period = 0.008
+    count = 10
+
+    async def main() -> tuple[list[float], list[float], list[list[float]], int, int]:
+        loop = asyncio.get_running_loop()
+        seen: list[list[float]] = [[] for _ in range(count)]
+        done = asyncio.Event()
+        clocks: list[MediaClock] = []
+
+        def tick_of(i: int) -> Callable[[float], None]:
+            def tick(deadline: float) -> None:
+                seen[i].append(deadline)
+                if len(seen[i]) == 6:
+                    clocks[i].stop()
+                    if not any(c.running for c in clocks):
+                        done.set()
+            return tick
+
+        asked = [loop.time() + 0.01 + i * 0.0013 for i in range(count)]
+        clocks.extend(MediaClock(loop, period, tick_of(i), shared=True) for i in range(count))
+        starts = [c.start(at) for c, at in zip(clocks, asked, strict=True)]
+        timers = len([k for k in media_clock._tickers if k[0] == id(loop)])
+        await asyncio.wait_for(done.wait(), 5)
+        left = len([k for k in media_clock._tickers if k[0] == id(loop)])
+        return asked, starts, seen, timers, left
+
+    asked, starts, seen, timers, left = asyncio.run(main())
+    slot = period / PHASES
+    for at, start in zip(asked, starts, strict=True):
+        assert at <= start + 1e-9 < at + slot + 1e-9
+        assert abs(start / slot - round(start / slot)) < 1e-6
+    assert timers <= PHASES  # ten clocks, at most one timer per phase
+    for start, ticks in zip(starts, seen, strict=True):
+        assert ticks == [start + n * period for n in range(6)]
+    assert left == 0  # the last clock of each timer took it away
+
+
+def test_a_shared_clock_can_stop_another_inside_the_same_tick() -> None:
+    async def main() -> tuple[list[str], bool]:
+        loop = asyncio.get_running_loop()
+        order: list[str] = []
+        done = asyncio.Event()
+        at = loop.time() + 0.01
+
+        def first(deadline: float) -> None:
+            order.append("first")
+            if len(order) >= 3:
+                second.stop()
+                first_clock.stop()
+                loop.call_later(0.03, done.set)
+
+        def other(deadline: float) -> None:
+            order.append("second")
+
+        first_clock = MediaClock(loop, 0.01, first, shared=True)
+        second = MediaClock(loop, 0.01, other, shared=True)
+        first_clock.start(at)
+        second.start(at)
+        await asyncio.wait_for(done.wait(), 5)
+        return order, second.running
+
+    order, running = asyncio.run(main())
+    assert order == ["first", "second", "first"]
+    assert running is False
+
+
+def test_a_shared_clock_catches_up_a_short_stall_and_skips_a_long_one() -> None:
+    async def main() -> tuple[MediaClock, MediaClock]:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+
+        def stall(deadline: float) -> None:
+            if staller.ticks == 2:
+                time.sleep(0.1)  # 10 periods of 10 ms
+            if staller.ticks == 8:
+                staller.stop()
+                patient.stop()
+                done.set()
+
+        staller = MediaClock(loop, 0.01, stall, max_late=3, shared=True)
+        patient = MediaClock(loop, 0.01, lambda d: None, max_late=20, shared=True)
+        at = loop.time() + 0.01
+        staller.start(at)
+        patient.start(at)
+        await asyncio.wait_for(done.wait(), 5)
+        return staller, patient
+
+    staller, patient = asyncio.run(main())
+    assert staller.skipped >= 6
+    assert patient.skipped == 0 and patient.ticks >= 10

@@ -75,7 +75,7 @@ def test_rejected_unserved_and_refused_calls(pair: Pair) -> None:
     assert alice.setDefaultSubscriptionTime(0) == ErrorCode.INVALID_ARGUMENT
     assert alice.setDefaultPublicationTime(-5) == ErrorCode.INVALID_ARGUMENT
     assert alice.sendSubscription(uri, "") == ErrorCode.INVALID_ARGUMENT
-    assert alice.pickupBLFCall("d1", True) == ErrorCode.INVALID_ARGUMENT
+    assert alice.pickupBLFCall("d1", True) == ErrorCode.INVALID_SESSION_ID  # video is fine
     assert alice.pickupBLFCall("no-such-dialog", False) == ErrorCode.INVALID_SESSION_ID
     assert alice.setPresenceMode(1) == 0
     # agent mode with a P2P user (no server): nobody to PUBLISH to

@@ -14,9 +14,9 @@ Proves, through the vendor-shaped facade:
   setVideoFrameRate (5-30), sendVideo and muteSession act on the call;
 - updateCall(enableVideo=True) adds video to an audio call (the callee's
   onInviteUpdated says existsVideo, and its window gets frames), enableVideo=False
-  removes it again; enableScreen is refused with INVALID_ARGUMENT;
+  removes it again (the screen stream: test_portsip_screen_stream.py);
 - with clearVideoCodec, videoCall=True gives an audio-only call;
-- the virtual camera is the one capture device (getNumOfVideoCaptureDevices,
+- the virtual camera is device 0, and here the only one (getNumOfVideoCaptureDevices,
   getVideoCaptureDeviceName with the manual's 128-byte rule, setVideoDeviceId);
   setVideoOrientation(90) makes the callee receive 480x640 frames; displayLocalVideo
   shows the sent frames, mirrored; enableVideoQos marks the video sockets DSCP 34;
@@ -178,7 +178,7 @@ def test_update_call_adds_and_removes_video(pair: Pair) -> None:
     assert sid > 0
     alice_events.wait("onInviteConnected", lambda a: a == (sid,))
     bob_events.wait("onInviteConnected")
-    assert alice.updateCall(sid, True, False, True) == ErrorCode.INVALID_ARGUMENT
+    assert alice.updateCall(sid, False, True, False) == ErrorCode.INVALID_ARGUMENT
     assert alice.updateCall(sid, True, True, False) == 0
     updated = bob_events.wait("onInviteUpdated")
     # (sessionId, audioCodecNames, videoCodecNames, existsAudio, existsVideo, ...)

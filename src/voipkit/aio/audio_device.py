@@ -276,7 +276,8 @@ class VirtualAudioDevice:
         self.playout_source = playout_source
         self.frames_captured = 0
         self.frames_played = 0
-        self.clock = MediaClock(loop, ptime, self._tick, max_late=max_late)
+        # one loop timer per phase drives every call's device (see media_clock)
+        self.clock = MediaClock(loop, ptime, self._tick, max_late=max_late, shared=True)
 
     @property
     def running(self) -> bool:

@@ -20,7 +20,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from voipkit.aio.media_session import AudioSession, check_scaling
-from voipkit.api import media_files, messaging, stream_io, transfer
+from voipkit.api import media_files, messaging, screen_stream, stream_io, transfer
 from voipkit.api.bus import EventBus, Handler
 from voipkit.api.config import MediaConfig, canonical_codec
 from voipkit.api.errors import CallFailed as CallFailedError
@@ -144,6 +144,10 @@ class Call:
         self._rtcp_bandwidth: tuple[int | None, int | None, int | None] | None = None
         self.video: CallVideo | None = None
         "The call's video (api.video), when it was called or answered with video."
+        self.screen: screen_stream.CallScreen | None = None
+        "The call's screen stream (api.screen_stream: a second video line, slides)."
+        self._reinvite_request: Request | None = None
+        "The peer's re-INVITE being answered (CallUpdated carries it, not the ACK)."
         if audio is not None:
             self._wire_audio(audio)
 
@@ -299,9 +303,15 @@ class Call:
         self.local_hold = False
         await self._reinvite()
 
-    async def update(self, *, video: bool | None = None) -> None:
+    async def update(self, *, video: bool | None = None, screen: bool | None = None) -> None:
         """Send a re-INVITE with a fresh offer (updateCall); ``video`` True adds a video
-        stream, False removes it (its m= line stays, with port 0), None keeps it as is."""
+        stream, False removes it (its m= line stays, with port 0), None keeps it as is;
+        ``screen`` likewise for the selected screen as a stream of its own
+        (api.screen_stream: a second video line, ``a=content:slides``).
+
+        Raises:
+            ConfigurationError / DeviceError: ``screen`` True without a screen to grab.
+        """
         self._require(CallState.CONNECTED, "update")
         if video and (self.video is None or not self.video.enabled):
             if self.video is not None:
@@ -309,6 +319,8 @@ class Call:
             self.video = await CallVideo.open(self._phone)
         elif video is False and self.video is not None:
             self.video.disable()
+        if screen is not None:  # share the screen on its own stream, or remove it
+            await screen_stream.update(self, screen)
         await self._reinvite()
 
     async def send_dtmf(self, digits: str, *, method: str = "rfc4733",
@@ -534,7 +546,10 @@ class Call:
         elif isinstance(event, inv.Updated):
             if event.initiated_locally and event.remote_body is not None:
                 self._apply_answer(event.remote_body.data, early=False)
-            self._emit(CallUpdated(self, event.initiated_locally, event.message))
+            message = event.message
+            if not event.initiated_locally and self._reinvite_request is not None:
+                message, self._reinvite_request = self._reinvite_request, None
+            self._emit(CallUpdated(self, event.initiated_locally, message))
         elif isinstance(event, inv.UpdateFailed):
             logger.info("call %s: re-INVITE refused (%s %s)", self.id, event.status, event.reason)
         elif isinstance(event, inv.InfoReceived):
@@ -552,6 +567,7 @@ class Call:
 
     def _on_reinvite(self, event: inv.ReinviteReceived) -> None:
         now = self._phone.now()
+        self._reinvite_request = event.request
         if event.offer is None:
             self._session.provide_offer(self._new_offer(self._direction()), now=now)
             return
@@ -561,6 +577,8 @@ class Call:
             logger.info("call %s: unusable re-INVITE offer: %s", self.id, exc)
             self._session.reject_update(488, now=now)
             return
+        if screen_stream.open_for_offer(self, offer, lambda: self._on_reinvite(event)):
+            return  # answered once the screen stream is bound
         held = self._offer_holds(offer)
         try:
             body = self._answer_offer(event.offer.data)
@@ -614,6 +632,7 @@ class Call:
                             bandwidths=self._bandwidths())
         if self.video is not None:
             offer.media.append(self.video.offer_line(direction, offer))
+        screen_stream.extend_offer(self, offer, direction)
         if self._local_sdp is not None:  # RFC 3264 §8: m= lines never decrease
             offer.media += [MediaDescription(kind=m.kind, port=0, proto=m.proto,
                                              formats=list(m.formats))
@@ -638,11 +657,9 @@ class Call:
 
         self._sdp_version += 1
         answer, streams = negotiate_answer(
-            offer, capabilities=self._capabilities() + (
-                self._phone.video.capabilities() if self.video is not None else []),
+            offer, capabilities=self._capabilities() + screen_stream.video_capabilities(self),
             address=audio.local_ip,
-            port=({"audio": audio.local_port, "video": self.video.local_port}
-                  if self.video is not None else audio.local_port),
+            port=screen_stream.answer_ports(self, offer, audio.local_port),
             session_id=self._sdp_session_id,
             session_version=self._sdp_version, direction=self._direction(),
             ptime=media.ptime, rtcp_mux=False, username="voipkit", ids=self._phone.ids,
@@ -653,8 +670,11 @@ class Call:
         self._remote_sdp = offer
         self._local_sdp = answer
         self._configure([s for s in streams if s.kind == "audio"])
+        screen_stream.mark_answer(self, offer, answer)
+        camera = screen_stream.split(self, streams,
+                                     start=self.state is CallState.CONNECTED)
         if self.video is not None:
-            self.video.configure(streams, start=self.state is CallState.CONNECTED)
+            self.video.configure(camera, start=self.state is CallState.CONNECTED)
             self.video.adjust_answer(answer)
         return bytes(answer)
 
@@ -678,8 +698,11 @@ class Call:
             return
         self._remote_sdp = answer
         self._configure([s for s in streams if s.kind == "audio"])
+        screen_stream.note_answer(self, answer)
+        camera = screen_stream.split(self, streams,
+                                     start=self.state is CallState.CONNECTED)
         if self.video is not None:
-            self.video.configure(streams, start=self.state is CallState.CONNECTED)
+            self.video.configure(camera, start=self.state is CallState.CONNECTED)
         if early and self._phone.early_media:
             self.early_media = True
             self._start_audio()
@@ -758,6 +781,7 @@ class Call:
             audio.start()
         if self.video is not None:
             self.video.start()
+        screen_stream.start(self)
 
     def _require_audio(self, what: str) -> AudioSession:
         if self.state is CallState.ENDED or self.audio is None:
@@ -775,6 +799,7 @@ class Call:
         audio, self.audio = self.audio, None
         if self.video is not None:
             self.video.abort(reason)
+        screen_stream.end(self, reason)
         if audio is not None:
             try:
                 await audio.close(reason)
@@ -794,6 +819,7 @@ class Call:
         """Drop the call's media at once (phone shutdown); recordings are finalised."""
         if self.video is not None:
             self.video.abort("shutdown")
+        screen_stream.end(self, "shutdown")
         if self.audio is not None:
             self.audio.abort("shutdown")
             self.audio = None

@@ -92,6 +92,7 @@ class CallUpdated(CallEvent):
 
     initiated_locally: bool
     message: Request | Response
+    "Our re-INVITE's 2xx; for the peer's, its re-INVITE (the offer, or none if offerless)."
 
 
 @dataclass(frozen=True, slots=True)

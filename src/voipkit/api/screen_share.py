@@ -16,9 +16,8 @@ share runs, the call's video stream carries the screen (scaled to the call's vid
 size) in place of its camera source, at the screen frame rate (at least 5 frames a
 second on the wire, the video stream's minimum; the grab runs at the screen rate).
 Stopping the share, or the call ending, closes the grab and gives the call its
-camera back. voipkit carries the screen on the call's one video m= line: there is no
-second, ``a=content:slides`` line (RFC 4796) yet, so a peer sees the screen as the
-call's video.
+camera back: the peer sees the screen as the call's video. The screen as a stream of
+its own, beside the camera (``a=content:slides``, RFC 4796), is ``api.screen_stream``.
 """
 
 from __future__ import annotations

@@ -722,14 +722,14 @@ class SubscriptionService:
 
     # --- BLF pickup -----------------------------------------------------------------------
 
-    async def pickup(self, dialog_id: str) -> Call:
+    async def pickup(self, dialog_id: str, *, video: bool = False) -> Call:
         """pickupBLFCall: take the monitored dialog ``dialog_id`` over.
 
         Sends an INVITE to the dialog's remote party (its target, else its
         identity) with Replaces naming that party's dialog with the monitored user
         (RFC 3891 §3: only the UA that sent the INVITE of an early dialog may
         replace it, so a ringing call is picked up at the caller), ``early-only``
-        while it rings.
+        while it rings; ``video`` offers a video stream too (api.video).
 
         Raises:
             NotFoundError: no such monitored dialog; InvalidStateError: it lacks
@@ -749,8 +749,8 @@ class SubscriptionService:
         # the monitored user's dialog: local = theirs, remote = the party we INVITE
         replaces = Replaces.for_dialog(DialogId(entry.call_id, entry.local_tag,
                                                 entry.remote_tag), early_only=early)
-        return await blf.subscription.account.call(target, headers=(("Replaces",
-                                                                      str(replaces)),))
+        return await blf.subscription.account.call(
+            target, headers=(("Replaces", str(replaces)),), video=video)
 
     # --- events from the stack ------------------------------------------------------------
 

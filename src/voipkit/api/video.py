@@ -16,6 +16,7 @@ frames to an MP4, MKV, AVI or Y4M file.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -52,6 +53,8 @@ from voipkit.sdp.model import Bandwidth, parse_fmtp_params
 
 if TYPE_CHECKING:
     from voipkit.api.phone import Phone
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["CallVideo", "VideoFileSink", "VideoFrame", "VideoSettings", "offered_video_codecs",
            "offers_video", "runs_video_codec"]
@@ -257,6 +260,17 @@ class CallVideo:
         self.enabled = False
         self.negotiated = None
         self.session.abort("video removed")
+        self._release_camera()
+
+    def _release_camera(self) -> None:
+        """Close the call's own camera (a looped video file, a V4L2 grab): the file or
+        device is released now, not when the source is garbage collected."""
+        close = getattr(self._builtin_source, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                logger.exception("closing the camera of a call's video failed")
 
     def start(self) -> None:
         if self.negotiated is not None and not self.session.closed:
@@ -344,6 +358,8 @@ class CallVideo:
 
     async def close(self, reason: str) -> None:
         await self.session.close(reason)
+        self._release_camera()
 
     def abort(self, reason: str) -> None:
         self.session.abort(reason)
+        self._release_camera()

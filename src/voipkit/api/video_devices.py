@@ -4,7 +4,8 @@ Knows: ``aio.video_capture`` (V4L2 devices listed from sysfs, grabbed through Py
 a thread) and the virtual cameras of ``media`` (the moving test pattern
 ``PatternSource``; a video file looped, ``media.video_file.VideoFileSource``). Must
 not know: SIP, SDP, sockets or the facade's codes (the facade's device functions,
-compat/portsip/video.py, list the virtual camera as device 0).
+compat/portsip/video.py, list the virtual camera as device 0 and ``capture_devices()``
+from 1). ``api.video.CallVideo`` closes a call's camera when its video ends.
 
 Which camera a call sends (``camera_source``, called when a call's video opens): the
 device chosen with ``set_video_device`` when it opens, else the virtual camera - the

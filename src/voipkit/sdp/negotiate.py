@@ -290,7 +290,7 @@ def negotiate_answer(
     *,
     capabilities: Sequence[CodecCapability],
     address: str,
-    port: int | Mapping[str, int],
+    port: int | Mapping[str, int] | Mapping[str | int, int],
     session_id: int,
     session_version: int,
     direction: Direction = Direction.SENDRECV,
@@ -307,8 +307,10 @@ def negotiate_answer(
     """Answer ``offer`` per RFC 3264 §6.
 
     Each m= line is answered in order. It is accepted when its kind has a port in
-    ``port`` (an int is the audio port; a mapping gives one per kind; only the first
-    stream of a kind is accepted), its protocol is RTP/AVP(F) or, when ``ids`` can make
+    ``port`` (an int is the audio port; a mapping gives one per kind, of which only the
+    first stream of a kind is accepted, or one per m= line index, an int key, which
+    takes that line whatever came before: a second video line, RFC 4796
+    ``a=content:slides``), its protocol is RTP/AVP(F) or, when ``ids`` can make
     keys and a suite in ``srtp_suites`` is offered, RTP/SAVP(F), and it shares a codec
     with ``capabilities``. Otherwise the answer keeps the line with port 0.
     ``srtp``, when given, decides each line's SRTP instead (it may accept a=crypto on
@@ -329,7 +331,11 @@ def negotiate_answer(
         SdpError: (400) an offer whose accepted stream has no c= line or bad attributes.
         NegotiationError: (488) when no stream could be accepted.
     """
-    ports = {"audio": port} if isinstance(port, int) else dict(port)
+    ports: dict[str | int, int] = {}
+    if isinstance(port, int):
+        ports["audio"] = port
+    else:
+        ports.update(port)
     answer = SessionDescription(
         origin=Origin(username, session_id, session_version, "IN", address_type(address),
                       address),
@@ -339,17 +345,20 @@ def negotiate_answer(
     negotiated: list[NegotiatedMedia] = []
     taken: set[str] = set()
     for index, media in enumerate(offer.media):
-        ok = (media.port != 0 and media.kind in ports and media.kind not in taken
-              and media.proto in RTP_PROTOS)
+        by_index = index in ports
+        chosen_port = ports[index] if by_index else ports.get(media.kind)
+        ok = (media.port != 0 and chosen_port is not None and media.proto in RTP_PROTOS
+              and (by_index or media.kind not in taken))
         result = (_answer_stream(offer, index, media, capabilities=capabilities,
-                                 port=ports[media.kind], direction=direction, ptime=ptime,
+                                 port=chosen_port or 0, direction=direction, ptime=ptime,
                                  telephone_event=telephone_event, rtcp_mux=rtcp_mux,
                                  srtp_suites=srtp_suites, ids=ids, srtp=srtp,
                                  bandwidths=bandwidths) if ok else None)
         if result is None:
             answer.media.append(_rejected(media))
             continue
-        taken.add(media.kind)
+        if not by_index:
+            taken.add(media.kind)
         answer.media.append(result[0])
         negotiated.append(result[1])
     if not negotiated:

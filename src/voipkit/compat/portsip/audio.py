@@ -279,7 +279,8 @@ class AudioFunctions:
                         audioRecordMode, videoRecordMode)
             return ErrorCode.INVALID_ARGUMENT
         if video is not RECORD_MODE.RECORD_NONE:
-            logger.info("startRecord: videoRecordMode %s, but voipkit has no video yet",
+            logger.info("startRecord: videoRecordMode %s: this path records audio only "
+                        "(video recordings are VideoFileFunctions', video_files.py)",
                         video.name)
             return ErrorCode.INVALID_ARGUMENT
         if mode is RECORD_MODE.RECORD_NONE:
@@ -299,8 +300,9 @@ class AudioFunctions:
                                  playAudio: int) -> int:
         """Play an audio file (WAV, MP3, M4A, Ogg/Opus, FLAC ...) to the peer.
 
-        ``playAudio`` 1 replaces the microphone, 2 mixes the file with it (0, video
-        only, is refused: voipkit has no video). Without ``loop``,
+        ``playAudio`` 1 replaces the microphone, 2 mixes the file with it (0, the
+        picture only, is for files with a video track: compat/portsip/video_files.py).
+        Without ``loop``,
         onPlayFileFinished(sessionId, fileName) follows once the file has played.
         """
         mode = _PLAY_MODES.get(playAudio) if not isinstance(playAudio, bool) else None
@@ -318,8 +320,9 @@ class AudioFunctions:
     def startPlayingFileLocally(self, fileUrl: str, loop: bool, playVideoWindow: Any) -> int:
         """Play an audio file on the local audio device (``playVideoWindow``: 0 / None)."""
         if playVideoWindow:
-            logger.info("startPlayingFileLocally: playVideoWindow given, but voipkit has no "
-                        "video yet")
+            logger.info("startPlayingFileLocally: playVideoWindow %r is not a callable frame "
+                        "sink (or %r has no video track to show in it)", playVideoWindow,
+                        fileUrl)
             return ErrorCode.INVALID_ARGUMENT
         return self._on_phone(lambda phone: phone.play_locally(fileUrl, loop=bool(loop)))
 

@@ -621,14 +621,17 @@ class PortSIPLib(VideoFileFunctions, AudioFunctions, PresenceFunctions, Transfer
 
     def updateCall(self, sessionId: int, enableAudio: bool, enableVideo: bool,
                    enableScreen: bool) -> int:
-        """Send a re-INVITE with a fresh offer, adding or removing video (screen: not yet)."""
-        if not enableAudio or enableScreen:
-            logger.info("updateCall: voipkit keeps audio in a call and has no screen "
-                        "sharing yet (enableAudio=True, enableScreen=False)")
+        """Send a re-INVITE with a fresh offer, adding or removing video, and the
+        screen as its own stream (``enableScreen``: the selected screen on a second
+        video line, ``a=content:slides``, api.screen_stream)."""
+        if not enableAudio:
+            logger.info("updateCall: voipkit keeps audio in a call (enableAudio=True)")
             return ErrorCode.INVALID_ARGUMENT
         video = self._check_video_call(bool(enableVideo), "updateCall")
+        screen = self._check_video_call(bool(enableScreen), "updateCall")
         return self._with_call(sessionId, lambda call: call.update(
-            video=video if (video or call.video is not None) else None))
+            video=video if (video or call.video is not None) else None,
+            screen=screen if (screen or call.screen is not None) else None))
 
     def hold(self, sessionId: int) -> int:
         """Put the call on hold (re-INVITE with a=sendonly)."""
@@ -766,11 +769,13 @@ class PortSIPLib(VideoFileFunctions, AudioFunctions, PresenceFunctions, Transfer
         if event.initiated_locally:
             return  # the manual's onInviteUpdated is for updates by the remote party
         call = event.call
-        text = message_text(event.message)
-        audio, has_audio, has_video = media_summary(body_of(text), self._codecs())
-        video_names, has_video = self._video_state(call, text, has_video)
-        self._post(self._callbacks.onInviteUpdated, call.id, audio or call.codec_names,
-                   video_names, has_audio or bool(call.codec_names), has_video, False, text)
+        text = message_text(event.message)  # the peer's re-INVITE (its offer, if any)
+        audio, _, _ = media_summary(body_of(text), self._codecs())
+        # what the exchange agreed, not what the offer listed (the answer may refuse)
+        video_names, has_video = self._video_state(call)
+        self._post(self._callbacks.onInviteUpdated, call.id,
+                   (audio or call.codec_names) if call.codec_names else "", video_names,
+                   bool(call.codec_names), has_video, self._screen_state(call), text)
 
     def _connected(self, event: CallConnected) -> None:
         self._post(self._callbacks.onInviteConnected, event.call.id)

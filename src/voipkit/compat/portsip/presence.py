@@ -61,6 +61,7 @@ class PresenceFunctions:
         def _require_phone(self) -> Phone: ...
         def _on_phone(self, action: Callable[[Phone], object]) -> int: ...
         def _post(self, callback: Callable[..., Any], *args: Any) -> None: ...
+        def _check_video_call(self, video: bool, what: str) -> bool: ...
 
     # --- Send OPTIONS/INFO/MESSAGE functions: subscriptions ----------------------------
 
@@ -185,14 +186,13 @@ class PresenceFunctions:
 
     def pickupBLFCall(self, replaceDialogId: str, videoCall: bool) -> int:
         """Take over the dialog ``replaceDialogId`` that onDialogStateUpdated reported:
-        an INVITE with Replaces to its remote party. Returns the new sessionId."""
-        if videoCall:
-            logger.info("pickupBLFCall: videoCall=True, but voipkit has no video yet")
-            return ErrorCode.INVALID_ARGUMENT
-        return self._call(self._pickup, replaceDialogId)
+        an INVITE with Replaces to its remote party, offering video too when
+        ``videoCall`` (and a video codec is enabled). Returns the new sessionId."""
+        video = self._check_video_call(bool(videoCall), "pickupBLFCall")
+        return self._call(self._pickup, replaceDialogId, video)
 
-    async def _pickup(self, dialog_id: str) -> int:
-        call: Call = await self._require_phone().subscriptions.pickup(dialog_id)
+    async def _pickup(self, dialog_id: str, video: bool = False) -> int:
+        call: Call = await self._require_phone().subscriptions.pickup(dialog_id, video=video)
         return self._sessions.add(call)
 
     # --- events -> callbacks -----------------------------------------------------------

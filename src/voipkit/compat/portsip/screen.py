@@ -11,18 +11,22 @@ Must not know: anything below ``api``.
   "instead of camera" (the manual) in the call's video stream, false gives the
   camera back;
 - ``enableScreenStreamCallback(sessionId, direction)`` raises ``onVideoRawCallback``
-  with each screen frame sent (DIRECTION_SEND, only while the call shares a screen)
-  and/or each frame received (DIRECTION_RECV); DIRECTION_NONE stops it;
-- ``setScreenVideoWindow(sessionId, window)`` shows what the call's video stream
-  receives, where a peer's shared screen arrives (voipkit carries screens on the
-  call's one video stream, see ``api.screen_share``); the window is a frame sink
-  called on the callback thread, as for ``setRemoteVideoWindow``.
+  with each screen frame sent (DIRECTION_SEND: on the screen stream, and on the
+  call's video while a share replaces the camera) and/or each frame received
+  (DIRECTION_RECV: where setScreenVideoWindow's frames come from); DIRECTION_NONE
+  stops it;
+- ``setScreenVideoWindow(sessionId, window)`` shows the peer's shared screen: the
+  call's screen stream (``updateCall(..., enableScreen=true)`` on either side: a
+  second video m= line with ``a=content:slides``, ``api.screen_stream``) while it has
+  one, else what the call's video stream receives (a screen sent "instead of
+  camera"); the window is a frame sink called on the callback thread, as for
+  ``setRemoteVideoWindow``;
+- ``onInviteUpdated``'s ``existsScreen`` says the screen stream is negotiated.
 """
 
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,6 +39,8 @@ from voipkit.api.screen_share import (
     set_screen_frame_rate,
     stop_screen_share,
 )
+from voipkit.api.screen_stream import exists as screen_stream_exists
+from voipkit.api.screen_stream import set_screen_taps, set_screen_window
 from voipkit.api.video import CallVideo, VideoFrame
 from voipkit.compat.portsip.codes import ErrorCode
 from voipkit.compat.portsip.enums import DIRECTION_MODE
@@ -58,18 +64,6 @@ class _Buffer(Protocol):
     value: str
 
 
-class _ScreenSinks:
-    """The screen callbacks and window attached to one call."""
-
-    def __init__(self) -> None:
-        self.sent: Sink | None = None
-        self.received: Sink | None = None
-        self.window: Sink | None = None
-
-
-_sinks: weakref.WeakKeyDictionary[Call, _ScreenSinks] = weakref.WeakKeyDictionary()
-
-
 def _video(call: Call) -> CallVideo:
     if call.video is None:
         raise InvalidStateError(f"call {call.id} has no video (call or answer it with "
@@ -89,6 +83,8 @@ class ScreenFunctions:
         def _on_phone(self, action: Callable[[Phone], object]) -> int: ...
         def _with_call(self, session_id: int, action: Callable[[Call], Any]) -> int: ...
         def _post(self, callback: Callable[..., Any], *args: Any) -> None: ...
+        def _window_sink(self, window: Callable[[VideoFrame], object]) -> Sink: ...
+        def _raw_sink(self, session_id: int, kind: int, stream: str = ...) -> Sink: ...
 
     # --- sources ---------------------------------------------------------------------------
 
@@ -152,34 +148,20 @@ class ScreenFunctions:
             return ErrorCode.INVALID_ARGUMENT
 
         def apply(call: Call) -> None:
-            video = _video(call)
-            sinks = _sinks.setdefault(call, _ScreenSinks())
-            if sinks.sent is not None:
-                video.remove_sent_sink(sinks.sent)
-            if sinks.received is not None:
-                video.remove_sink(sinks.received)
-            sinks.sent = self._screen_raw(call, _SEND) if send else None
-            sinks.received = self._screen_raw(call, _RECV) if recv else None
-            if sinks.sent is not None:
-                video.add_sent_sink(sinks.sent)
-            if sinks.received is not None:
-                video.add_sink(sinks.received)
+            if call.video is None and call.screen is None:
+                _video(call)  # raises: no video
+            set_screen_taps(call, self._screen_raw(call, _SEND) if send else None,
+                            self._screen_raw(call, _RECV) if recv else None)
         return self._with_call(sessionId, apply)
 
     def _screen_raw(self, call: Call, kind: int) -> Sink:
-        session_id = call.id
-
-        def raw(frame: VideoFrame) -> None:
-            if kind == _SEND and ScreenShare.of(call) is None:
-                return  # the camera, not a screen
-            data = frame.to_i420()
-            self._post(self._callbacks.onVideoRawCallback, session_id, kind, frame.width,
-                       frame.height, data, len(data))
-        return raw
+        return self._raw_sink(call.id, kind, "screen")
 
     def setScreenVideoWindow(self, sessionId: int, screenVideoWindow: Any) -> int:
-        """Show what the call's video receives (a peer's shared screen) in
-        ``screenVideoWindow``, a frame sink; None (or 0) removes it."""
+        """Show the screen the peer shares in ``screenVideoWindow``, a frame sink: the
+        call's screen stream (a second video line, ``a=content:slides``) while it has
+        one, else what its video stream receives (a screen sent "instead of camera");
+        None (or 0) removes it."""
         if screenVideoWindow is not None and screenVideoWindow != 0 \
                 and not callable(screenVideoWindow):
             logger.info("setScreenVideoWindow: the window must be a callable frame sink")
@@ -187,15 +169,14 @@ class ScreenFunctions:
         window = screenVideoWindow if callable(screenVideoWindow) else None
 
         def attach(call: Call) -> None:
-            video = _video(call)
-            sinks = _sinks.setdefault(call, _ScreenSinks())
-            if sinks.window is not None:
-                video.remove_sink(sinks.window)
-            sinks.window = None if window is None else (
-                lambda frame: self._post(window, frame))
-            if sinks.window is not None:
-                video.add_sink(sinks.window)
+            if call.video is None and call.screen is None:
+                _video(call)  # raises: no video
+            set_screen_window(call, None if window is None else self._window_sink(window))
         return self._with_call(sessionId, attach)
+
+    def _screen_state(self, call: Call) -> bool:
+        """existsScreen: the call's screen stream is negotiated."""
+        return screen_stream_exists(call)
 
 
 __all__ = ["ScreenFunctions"]

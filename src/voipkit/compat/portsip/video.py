@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from voipkit.api import Call, Phone
 from voipkit.api.errors import InvalidStateError
 from voipkit.api.video import CallVideo, VideoFrame, offered_video_codecs, runs_video_codec
+from voipkit.api.video_devices import capture_devices, set_video_device
 from voipkit.compat.portsip.codes import ErrorCode
 from voipkit.compat.portsip.enums import DIRECTION_MODE, VIDEOCODEC_TYPE
+from voipkit.compat.portsip.windows import RawFrameFeeds, WindowFeed, WindowFeeds
 
 if TYPE_CHECKING:
     from voipkit.compat.portsip.callbacks import SIPCallbackEvents
@@ -50,8 +52,13 @@ _DIRECTIONS = {DIRECTION_MODE.DIRECTION_NONE: (False, False),
                DIRECTION_MODE.DIRECTION_SEND_RECV: (True, True)}
 
 Window = Callable[[VideoFrame], object]
-#: (unique id, name) of the cameras calls can send from.
-VIRTUAL_CAMERAS = (("voipkit:pattern", "voipkit test pattern"),)
+#: (unique id, name) of the virtual camera, the facade's device 0.
+VIRTUAL_CAMERA_ID = ("voipkit:pattern", "voipkit test pattern")
+
+
+def _cameras() -> list[tuple[str, str]]:
+    """(unique id, name) of the cameras: the virtual one, then the V4L2 ones."""
+    return [VIRTUAL_CAMERA_ID, *((d.unique_id, d.name) for d in capture_devices())]
 
 
 class _Buffer(Protocol):
@@ -72,6 +79,10 @@ def _video_codec(what: str, value: int) -> str | None:
                     "(docs/codecs.md)", what, codec.name)
         return None
     return name
+
+
+def _nowhere(*_: Any) -> None:
+    """Where window frames go before initialize: nowhere."""
 
 
 def _call_video(call: Call) -> CallVideo:
@@ -195,8 +206,7 @@ class VideoFunctions:
 
         def attach(call: Call) -> None:
             window = remoteVideoWindow
-            _call_video(call).set_window(
-                None if window is None else lambda frame: self._post(window, frame))
+            _call_video(call).set_window(None if window is None else self._window_sink(window))
         return self._with_call(sessionId, attach)
 
     def enableSendVideoStreamToRemote(self, sessionId: int, state: bool) -> int:
@@ -236,34 +246,69 @@ class VideoFunctions:
                                        self._raw_sink(call.id, _RECV) if recv else None)
         return self._with_call(sessionId, apply)
 
-    def _raw_sink(self, session_id: int, kind: int) -> Callable[[VideoFrame], None]:
-        def raw(frame: VideoFrame) -> None:
+    def _window_sink(self, window: Window) -> WindowFeed:
+        """What a call or the phone feeds for ``window``: its bounded queue to the
+        callback thread (compat/portsip/windows.py), one per window object."""
+        bridge = getattr(self, "_events", None)
+        feeds: WindowFeeds | None = self.__dict__.get("_window_feeds")
+        if feeds is None or feeds.owner is not bridge:
+            feeds = WindowFeeds(bridge.post if bridge is not None else _nowhere)
+            feeds.owner = bridge
+            self.__dict__["_window_feeds"] = feeds
+        return feeds.feed(window)
+
+    def window_drops(self, window: object) -> int:
+        """Frames dropped because ``window`` fell behind (its queue holds the newest
+        two); 0 for a window never attached since initialize."""
+        feeds: WindowFeeds | None = self.__dict__.get("_window_feeds")
+        return feeds.dropped(window) if feeds is not None else 0
+
+    def _raw_sink(self, session_id: int, kind: int,
+                  stream: str = "video") -> Callable[[VideoFrame], None]:
+        """onVideoRawCallback for one session and direction, behind a bounded queue
+        (compat/portsip/windows.py: the oldest frames go when the application lags)."""
+        def deliver(frame: VideoFrame) -> None:
             data = frame.to_i420()
-            self._post(self._callbacks.onVideoRawCallback, session_id, kind, frame.width,
-                       frame.height, data, len(data))
-        return raw
+            self._callbacks.onVideoRawCallback(session_id, kind, frame.width, frame.height,
+                                               data, len(data))
+        return self._raw_feeds().feed((stream, session_id, kind), deliver, self._post)
+
+    def _raw_feeds(self) -> RawFrameFeeds:
+        feeds: RawFrameFeeds | None = self.__dict__.get("_raw_video_feeds")
+        if feeds is None:
+            feeds = self.__dict__["_raw_video_feeds"] = RawFrameFeeds()
+        return feeds
+
+    def raw_video_drops(self, sessionId: int) -> int:
+        """Frames of ``sessionId`` dropped before onVideoRawCallback because the
+        application handled them slower than they came (up to eight wait per stream
+        and direction); 0 when none."""
+        feeds: RawFrameFeeds | None = self.__dict__.get("_raw_video_feeds")
+        return feeds.dropped(sessionId) if feeds is not None else 0
 
     # --- devices, orientation, local preview, QoS, RTCP bandwidth -------------------------
 
     def getNumOfVideoCaptureDevices(self) -> int:
-        """How many cameras calls can send from: 1, the virtual camera (the moving test
-        pattern); voipkit does not capture from V4L2 devices yet."""
+        """How many cameras calls can send from: the virtual camera (device 0: the test
+        pattern, or the video file it loops) plus the V4L2 cameras (devices 1 on)."""
         return self._call(self._count_cameras)
 
     async def _count_cameras(self) -> int:
         self._require_phone()
-        return len(VIRTUAL_CAMERAS)
+        return len(_cameras())
 
     def getVideoCaptureDeviceName(self, deviceIndex: int, uniqueIdUTF8: _Buffer,
                                   uniqueIdUTF8Length: int, deviceNameUTF8: _Buffer,
                                   deviceNameUTF8Length: int) -> int:
-        """The unique id and name of camera ``deviceIndex`` (-1: the default one)."""
+        """The unique id and name of camera ``deviceIndex`` (-1: the default one, the
+        virtual camera; a V4L2 camera's unique id is its device node)."""
+        cameras = _cameras()
         if (isinstance(deviceIndex, bool) or not isinstance(deviceIndex, int)
-                or not -1 <= deviceIndex < len(VIRTUAL_CAMERAS)):
+                or not -1 <= deviceIndex < len(cameras)):
             logger.info("getVideoCaptureDeviceName: no camera %r (there are %d)",
-                        deviceIndex, len(VIRTUAL_CAMERAS))
+                        deviceIndex, len(cameras))
             return ErrorCode.INVALID_ARGUMENT
-        unique, name = VIRTUAL_CAMERAS[max(deviceIndex, 0)]
+        unique, name = cameras[max(deviceIndex, 0)]
         if (isinstance(deviceNameUTF8Length, bool) or not isinstance(deviceNameUTF8Length, int)
                 or deviceNameUTF8Length < 128):
             logger.info("getVideoCaptureDeviceName: deviceNameUTF8Length %r is less than 128 "
@@ -285,11 +330,14 @@ class VideoFunctions:
         return 0
 
     def setVideoDeviceId(self, deviceId: int) -> int:
-        """Choose the camera of new calls: 0 (or -1, the default) is the virtual camera."""
-        if isinstance(deviceId, bool) or deviceId not in (-1, *range(len(VIRTUAL_CAMERAS))):
+        """Choose the camera of new calls: 0 (or -1, the default) is the virtual camera,
+        1 on the V4L2 cameras of getVideoCaptureDeviceName (a camera that fails to open
+        when a call starts is logged, and that call sends the virtual camera)."""
+        if isinstance(deviceId, bool) or not isinstance(deviceId, int) or deviceId < -1:
             logger.info("setVideoDeviceId: no camera %r", deviceId)
             return ErrorCode.INVALID_ARGUMENT
-        return self._on_phone(lambda phone: None)
+        return self._on_phone(lambda phone: set_video_device(
+            phone, deviceId - 1 if deviceId >= 1 else None))
 
     def setVideoOrientation(self, rotation: int) -> int:
         """Turn the video sent clockwise by 0, 90, 180 or 270 degrees (new calls and the
@@ -312,8 +360,7 @@ class VideoFunctions:
         def apply(phone: Phone) -> None:
             window = localVideoWindow
             phone.video.local_window = (
-                (lambda frame: self._post(window, frame)) if state and window is not None
-                else None)
+                self._window_sink(window) if state and window is not None else None)
             phone.video.local_mirror = bool(mirror)
         return self._on_phone(apply)
 
@@ -337,14 +384,11 @@ class VideoFunctions:
             return ""
         return "#".join(offered_video_codecs(phone.video, message.partition("\r\n\r\n")[2]))
 
-    def _video_state(self, call: Call, message: str, has_video: bool) -> tuple[str, bool]:
-        """(videoCodecNames, existsVideo) after an update: from the message's SDP, else
-        (an ACK without a body) from what the call negotiated."""
-        names = self._video_names(message)
+    def _video_state(self, call: Call) -> tuple[str, bool]:
+        """(videoCodecNames, existsVideo) of what the call negotiated last: the agreed
+        video codecs we enabled, in our order, joined with ``#``."""
         video = call.video
-        if names or video is None:
-            return names, has_video
-        if not video.active or video.negotiated is None:
+        if video is None or not video.active or video.negotiated is None:
             return "", False
         agreed = {rm.encoding.upper() for rm in video.negotiated.payload_types.values()}
         phone = self._phone_or_none()

@@ -34,6 +34,8 @@ class VideoConferenceFunctions:
     if TYPE_CHECKING:  # provided by PortSIPLib
         def _on_phone(self, action: Callable[[Phone], object]) -> int: ...
         def _post(self, callback: Callable[..., Any], *args: Any) -> None: ...
+        def _window_sink(self, window: Callable[[VideoFrame], object]
+                         ) -> Callable[[VideoFrame], None]: ...
 
     def _window(self, what: str, window: Any) -> tuple[bool, Callable[[VideoFrame], None] |
                                                        None]:
@@ -45,7 +47,7 @@ class VideoConferenceFunctions:
             logger.info("%s: the window must be a callable frame sink (or None)", what)
             return False, None
         target: Window = window
-        return True, lambda frame: self._post(target, frame)
+        return True, self._window_sink(target)
 
     def createVideoConference(self, conferenceVideoWindow: Any, width: int, height: int,
                               layout: int) -> int:

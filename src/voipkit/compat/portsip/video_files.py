@@ -57,6 +57,8 @@ class VideoFileFunctions:
         def _with_call(self, session_id: int, action: Callable[[Call], Any]) -> int: ...
         def _on_phone(self, action: Callable[[Phone], object]) -> int: ...
         def _post(self, callback: Callable[..., Any], *args: Any) -> None: ...
+        def _window_sink(self, window: Callable[[VideoFrame], object]
+                         ) -> Callable[[VideoFrame], None]: ...
 
     def startRecord(self, sessionId: int, recordFilePath: str, recordFileName: str,
                     appendTimestamp: bool, channels: int, recordFileFormat: int,
@@ -112,7 +114,7 @@ class VideoFileFunctions:
         target: Callable[[VideoFrame], object] = playVideoWindow
 
         def start(phone: Phone) -> None:
-            LocalVideoPlayback.start(phone, fileUrl, lambda frame: self._post(target, frame),
+            LocalVideoPlayback.start(phone, fileUrl, self._window_sink(target),
                                      loop=bool(loop))
             phone.stop_playing_locally()
             if has_audio(fileUrl):
