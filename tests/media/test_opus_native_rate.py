@@ -13,7 +13,9 @@ Proves:
 - quality: the bundled speech through a 16 kHz Opus stream pair (sans-IO, no loss)
   scores at least the PESQ (wideband) of the former path, where the device's 16 kHz
   was upsampled to 48 kHz before the encoder, and at least 3.8;
-- reconfiguring a stream from a 16 kHz to a 48 kHz device rebuilds the encoder at 48 kHz.
+- reconfiguring a stream from a 16 kHz to a 48 kHz device rebuilds the encoder at 48 kHz;
+- the decoders' copy straight out of a packed mono s16 frame gives the samples PyAV's
+  ``to_ndarray`` gives (Opus, G.722, PCMU packets decoded by a second FFmpeg context).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import dataclasses
 from importlib.resources import files
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from pesq import pesq  # type: ignore[import-untyped]
@@ -133,3 +136,24 @@ def test_reconfigure_to_a_48khz_device_rebuilds_the_encoder() -> None:
     a.reconfigure(_opus(48000))
     assert a.config.encode_rate == 48000
     assert len(a.encode_frame(np.zeros(960, np.int16), now=0.02)) == 1
+
+
+@pytest.mark.parametrize(("codec", "name", "rate", "samples"),
+                         [(OPUS, "libopus", 48000, 320), (G722, "g722", 16000, 320),
+                          (PCMU, "pcm_mulaw", 8000, 160)])
+def test_decoded_samples_equal_pyav_to_ndarray(codec: CodecSpec, name: str, rate: int,
+                                               samples: int) -> None:
+    settings = CodecSettings(input_rate=16000) if codec is OPUS else None
+    encoder, decoder = codec.encoder(settings), codec.decoder()
+    reference = av.CodecContext.create(name, "r")
+    assert isinstance(reference, av.AudioCodecContext)
+    reference.sample_rate = rate
+    reference.layout = "mono"
+    tone = ToneSource(700.0, -10.0)
+    for _ in range(10):
+        payload = encoder.encode(tone.read_frame(samples, 16000 if codec is not PCMU else 8000))
+        expected = np.concatenate([frame.to_ndarray().reshape(-1)
+                                   for frame in reference.decode(av.Packet(payload))])
+        got = decoder.decode(payload)
+        assert got.dtype == np.int16 and np.array_equal(got, expected)
+        assert np.any(got != 0)
