@@ -1,7 +1,8 @@
 """Cost of each offered codec: µs per 20 ms frame (30 ms for G.723.1), encode + decode, median.
 
 Not a test. Run: ``.venv/bin/python bench/bench_codecs.py [--frames N]``.
-Also times Opus at several complexities and the per-leg resampler.
+Also times Opus at several complexities (fed 48 kHz, and fed 16 kHz with its output
+decimated to 16 kHz, as a call on a 16 kHz device runs it) and the per-leg resampler.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from voipkit.media.codecs import FULL_CODECS, CodecSpec
 from voipkit.media.codecs.opus import OpusOptions, encoder_for, opus_decoder
+from voipkit.media.frames import Decimator
 from voipkit.media.resample import Resampler
 
 
@@ -63,6 +65,21 @@ def main() -> None:
             args.frames,
         )
         print(f"opus complexity {complexity:<2} {cost:8.1f}")
+    # what a call on a 16 kHz device runs: libopus fed 16 kHz, its 48 kHz output decimated
+    narrow_noise = (rng.standard_normal(320 * args.frames) * 3000).astype(np.int16)
+    for complexity in (0, 5, 10):
+        opts = OpusOptions(
+            bitrate=32000, channels=1, fec=False, frame_ms=20, cutoff=None, complexity=complexity
+        )
+        encoder, decoder = encoder_for(opts, input_rate=16000), opus_decoder()
+        to_device = Decimator(48000, 16000)
+        cost = median_us(
+            lambda i, e=encoder, d=decoder, r=to_device: r.process(
+                d.decode(e.encode(narrow_noise[i * 320 : (i + 1) * 320]))
+            ),
+            args.frames,
+        )
+        print(f"opus complexity {complexity:<2} 16 kHz in, decimated out {cost:8.1f}")
     for quality in ("QQ", "LQ", "HQ"):
         up, down = Resampler(8000, 48000, quality=quality), Resampler(48000, 8000, quality=quality)
         narrow = speechlike(160 * args.frames, 8000)

@@ -177,6 +177,8 @@ class StreamingResampler:
 
     def push(self, samples: npt.NDArray[np.int16] | npt.NDArray[np.float64]) -> None:
         """Append input samples (filtered on the way in when downsampling)."""
+        if not len(samples):  # (np.convolve would swap a too-short input with the taps)
+            return
         x = samples.astype(np.float64)
         if self._taps is not None:
             joined = np.concatenate((self._history, x))
@@ -229,10 +231,66 @@ class StreamingResampler:
         return self.pull(max(0, limit - self._produced))
 
 
+class Decimator:
+    """``StreamingResampler`` for an integer ratio down (48 -> 16 kHz), at a third of the cost.
+
+    When ``in_rate`` is a whole multiple of ``out_rate``, every output sample of
+    ``StreamingResampler`` falls exactly on a filtered input sample (the
+    interpolation weight of the next one is 0), so only one filtered sample in
+    ``factor`` is ever used. This computes just those, as one matrix-vector
+    product over strided windows of the input, instead of low-passing every
+    input sample. Same taps, same delay, same number of samples out per call:
+    the output equals ``StreamingResampler``'s except where floating-point
+    summation order moves a value across a rounding boundary (at most 1 LSB).
+    """
+
+    def __init__(self, in_rate: int, out_rate: int, *, taps: int = 31) -> None:
+        if out_rate <= 0 or in_rate <= out_rate or in_rate % out_rate:
+            raise ValueError(f"{in_rate} -> {out_rate} is not an integer ratio down")
+        self.in_rate = in_rate
+        self.out_rate = out_rate
+        self._factor = in_rate // out_rate
+        self._width = taps
+        reversed_taps = _lowpass_taps(0.45 * out_rate / in_rate, taps)[::-1]
+        self._taps: npt.NDArray[np.float64] = np.ascontiguousarray(reversed_taps)
+        self._buf = np.zeros(taps - 1, dtype=np.float64)  # input from index _start on
+        self._start = 1 - taps  # the filter starts from silence
+        self._total = 0  # input samples pushed
+        self._produced = 0  # output samples returned
+
+    def process(self, samples: npt.NDArray[np.int16]) -> Pcm:
+        """Push ``samples`` and return every output sample now computable.
+
+        Output ``k`` is the low-passed input at index ``factor * k``; like
+        ``StreamingResampler`` it is released once input ``factor * k + 1`` is in.
+        """
+        buf = self._buf = np.concatenate((self._buf, samples.astype(np.float64)))
+        self._total += len(samples)
+        factor = self._factor
+        limit = (self._total - 2) // factor + 1 if self._total >= 2 else 0
+        count = limit - self._produced
+        if count <= 0:
+            return silence(0)
+        # the window of output k covers inputs factor*k - (taps-1) .. factor*k: a strided
+        # view of the (fresh, contiguous) buffer, one row per output sample
+        first = factor * self._produced + 1 - self._width - self._start
+        step = buf.itemsize
+        windows: npt.NDArray[np.float64] = np.ndarray(
+            (count, self._width), dtype=np.float64, buffer=buf, offset=first * step,
+            strides=(factor * step, step))
+        out = np.dot(windows, self._taps)
+        self._produced = limit
+        keep = factor * limit + 1 - self._width - self._start
+        self._buf = self._buf[keep:]
+        self._start += keep
+        return clip_to_int16(out)
+
+
 __all__ = [
     "INT16_MAX",
     "INT16_MIN",
     "AudioFrame",
+    "Decimator",
     "Pcm",
     "StreamingResampler",
     "clip_to_int16",

@@ -170,7 +170,7 @@ class PyAvDecoder:
             frames = self._ctx.decode(av.Packet(payload))
         except av.FFmpegError:
             return np.zeros(0, dtype=np.int16)
-        parts = [_mono_int16(frame.to_ndarray()) for frame in frames]
+        parts = [_frame_pcm(frame) for frame in frames]
         if not parts:
             return np.zeros(0, dtype=np.int16)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -178,6 +178,16 @@ class PyAvDecoder:
     def conceal(self, samples: int) -> Pcm:
         """``samples`` of substitute PCM for a lost packet."""
         return self._concealer.conceal(samples)
+
+
+def _frame_pcm(frame: av.AudioFrame) -> Pcm:
+    """A decoded frame as mono int16: packed mono s16 (what libopus, G.722 and G.711
+    decode to) is copied straight out of the plane, anything else via ``to_ndarray``."""
+    if frame.format.name == "s16" and frame.layout.nb_channels == 1:
+        plane = memoryview(frame.planes[0])  # the plane exports the buffer protocol
+        pcm: Pcm = np.frombuffer(plane, dtype=np.int16, count=frame.samples).copy()
+        return pcm
+    return _mono_int16(frame.to_ndarray())
 
 
 def _mono_int16(array: object) -> Pcm:

@@ -45,12 +45,15 @@ class CodecSettings:
     ``remote_fmtp`` is the peer's a=fmtp (how it wants to receive: it shapes our
     encoder); ``local_fmtp`` is ours (how we receive: it shapes our decoder).
     ``ptime`` is seconds of audio per RTP packet; ``bitrate`` is bits per second.
+    ``input_rate`` is the PCM rate the encoder is fed, one of the row's
+    ``input_rates`` (None: the row's ``sample_rate``).
     """
 
     remote_fmtp: Mapping[str, str] = field(default_factory=dict)
     local_fmtp: Mapping[str, str] = field(default_factory=dict)
     ptime: float | None = None
     bitrate: int | None = None
+    input_rate: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +62,9 @@ class CodecSpec:
 
     ``is_audio`` is False for rows such as telephone-event that are negotiated
     like codecs but carry events (their factories raise TypeError).
+    ``input_rates`` are other PCM rates the encoder takes natively (Opus encodes
+    8, 12, 16 or 24 kHz input as well as 48 kHz, RFC 6716 §2): a stream whose
+    device runs at one of them feeds the encoder directly, without a resampler.
     """
 
     name: str  # rtpmap encoding name
@@ -74,6 +80,11 @@ class CodecSpec:
     frame_duration: float = 0.02  # seconds per codec frame; ptime is a whole number of these
     make_encoder_with: Callable[[CodecSettings], Encoder] | None = None
     make_decoder_with: Callable[[CodecSettings], Decoder] | None = None
+    input_rates: tuple[int, ...] = ()
+
+    def encode_rate(self, audio_rate: int) -> int:
+        """The PCM rate to feed the encoder when the audio comes at ``audio_rate``."""
+        return audio_rate if audio_rate in self.input_rates else self.sample_rate
 
     def encoder(self, settings: CodecSettings | None = None) -> Encoder:
         """An encoder shaped by ``settings`` (fmtp, ptime, bitrate) where the row takes them."""
