@@ -1,4 +1,4 @@
-"""Build voipkit, compiling the SIP parser modules with mypyc when it is available.
+"""Build voipkit, compiling the SIP and SDP parser modules with mypyc when it is available.
 
 The package metadata lives in pyproject.toml; this file only adds the optional extension
 modules. The compiled modules come from the same Python source as the pure ones: an
@@ -19,6 +19,9 @@ outside what mypyc compiles) and the exception modules ``base/errors.py``/``sip/
 a compiled exception class gets a fixed instance layout, and every class that also derives
 from an ``OSError`` (``api.errors.TransactionTimeout(SipError, TimeoutError)``) then fails
 with "multiple bases have instance lay-out conflict". Errors are off the hot path anyway.
+For the same reason the SDP errors live in the interpreted ``sdp/errors.py`` (``media.srtp``
+subclasses them), so ``sdp/model.py``, ``parse.py`` and ``negotiate.py`` can be compiled:
+every call a UAS answers parses an offer and builds an answer.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ COMPILED = [
     "src/voipkit/sip/uri.py",
     "src/voipkit/sip/headers.py",
     "src/voipkit/sip/message.py",
+    "src/voipkit/sdp/model.py",
+    "src/voipkit/sdp/parse.py",
+    "src/voipkit/sdp/negotiate.py",
 ]
 
 
@@ -54,7 +60,7 @@ def _ext_modules() -> list[object]:
         print(f"voipkit: mypyc is not available ({exc}); installing the pure-Python package",
               file=sys.stderr)
         return []
-    print("voipkit: compiling the SIP parser with mypyc: " + ", ".join(COMPILED),
+    print("voipkit: compiling the SIP and SDP parsers with mypyc: " + ", ".join(COMPILED),
           file=sys.stderr)
     # group_name gives the shared runtime library a stable name (voipkit_native__mypyc)
     # instead of a hash. Checks stay in: strip_asserts would change behaviour.

@@ -28,9 +28,11 @@ from voipkit.sip import NameAddr, SipUri, Via, parse_message
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 COMPILED = ["voipkit.sip.grammar", "voipkit.sip.uri", "voipkit.sip.headers",
-            "voipkit.sip.message"]
+            "voipkit.sip.message", "voipkit.sdp.model", "voipkit.sdp.parse",
+            "voipkit.sdp.negotiate"]
 #: Never compiled (setup.py says why).
-INTERPRETED = ["voipkit.sip.status", "voipkit.sip.errors", "voipkit.base.errors"]
+INTERPRETED = ["voipkit.sip.status", "voipkit.sip.errors", "voipkit.base.errors",
+               "voipkit.sdp.errors"]
 FROM_SRC = Path(voipkit.__file__).resolve().is_relative_to(SRC)
 EXPECT_PURE = "1" in (os.environ.get("VOIPKIT_EXPECT_PURE"), os.environ.get("VOIPKIT_PURE_PYTHON"))
 EXPECT_COMPILED = os.environ.get("VOIPKIT_EXPECT_COMPILED") == "1"

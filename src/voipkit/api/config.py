@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from voipkit.api.errors import ConfigurationError
 from voipkit.media.codecs import FULL_CODECS
 from voipkit.media.srtp import SrtpPolicy
-from voipkit.sdp.model import SdpError, parse_fmtp_params
+from voipkit.sdp.errors import SdpError
+from voipkit.sdp.model import parse_fmtp_params
 from voipkit.sip.addressing import TransportKind, format_host
 from voipkit.sip.timers import TimerConfig
 from voipkit.sip.usage.prack import ReliableProvisional

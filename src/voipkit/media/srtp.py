@@ -25,7 +25,8 @@ from enum import Enum
 
 import pylibsrtp
 
-from voipkit.sdp.model import Crypto, SdpError
+from voipkit.sdp.errors import SdpError
+from voipkit.sdp.model import Crypto
 
 __all__ = [
     "MAX_SRTP_LIFETIME",

@@ -7,6 +7,7 @@ clock. Imports only the standard library and ``voipkit.base``. This module only
 re-exports what ``model``, ``parse`` and ``negotiate`` define.
 """
 
+from voipkit.sdp.errors import NegotiationError, SdpError
 from voipkit.sdp.model import (
     STATIC_PAYLOAD_TYPES,
     Attribute,
@@ -16,11 +17,9 @@ from voipkit.sdp.model import (
     Direction,
     KeyParam,
     MediaDescription,
-    NegotiationError,
     Origin,
     Rtcp,
     RtpMap,
-    SdpError,
     SessionDescription,
     Ssrc,
     Timing,

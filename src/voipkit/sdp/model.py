@@ -21,37 +21,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple
 
+from voipkit.sdp.errors import NegotiationError as NegotiationError  # re-exported
+from voipkit.sdp.errors import SdpError as SdpError  # re-exported
+
 
 def _digits(text: str) -> bool:
     """ASCII digits only (``str.isdigit`` also accepts "²", which ``int`` refuses)."""
     return text.isascii() and text.isdigit()
-
-
-class SdpError(ValueError):
-    """A session description that is malformed or cannot be used.
-
-    ``reason`` says precisely what is wrong; ``status_hint`` is the SIP response a UAS
-    should answer an offer carrying it with (400 for syntax, 488 Not Acceptable Here for
-    a well-formed description we cannot accept).
-    """
-
-    reason: str
-    status_hint: int
-
-    def __init__(self, reason: str, *, status_hint: int = 400) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status_hint = status_hint
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.reason!r}, status_hint={self.status_hint})"
-
-
-class NegotiationError(SdpError):
-    """RFC 3264: no usable stream could be agreed (488), or an answer breaks the rules."""
-
-    def __init__(self, reason: str, *, status_hint: int = 488) -> None:
-        super().__init__(reason, status_hint=status_hint)
 
 
 class Direction(Enum):

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from voipkit.base.ids import IdSource
+from voipkit.sdp.errors import NegotiationError, SdpError
 from voipkit.sdp.model import (
     SRTP_KEY_SALT_LENGTHS,
     STATIC_PAYLOAD_TYPES,
@@ -25,10 +26,8 @@ from voipkit.sdp.model import (
     Crypto,
     Direction,
     MediaDescription,
-    NegotiationError,
     Origin,
     RtpMap,
-    SdpError,
     SessionDescription,
     address_type,
     format_fmtp_params,

@@ -10,13 +10,13 @@ Must not know: what the attributes mean (the model's accessors read them) or SIP
 
 from __future__ import annotations
 
+from voipkit.sdp.errors import SdpError
 from voipkit.sdp.model import (
     Attribute,
     Bandwidth,
     Connection,
     MediaDescription,
     Origin,
-    SdpError,
     SessionDescription,
     Timing,
 )
