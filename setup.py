@@ -1,4 +1,4 @@
-"""Build voipkit, compiling the SIP and SDP parser modules with mypyc when it is available.
+"""Build voipkit, compiling the SIP core and the SDP modules with mypyc when it is available.
 
 The package metadata lives in pyproject.toml; this file only adds the optional extension
 modules. The compiled modules come from the same Python source as the pure ones: an
@@ -37,6 +37,16 @@ COMPILED = [
     "src/voipkit/sip/uri.py",
     "src/voipkit/sip/headers.py",
     "src/voipkit/sip/message.py",
+    "src/voipkit/sip/addressing.py",
+    "src/voipkit/sip/timers.py",
+    "src/voipkit/sip/transaction/fsm.py",
+    "src/voipkit/sip/transaction/keys.py",
+    "src/voipkit/sip/transaction/client.py",
+    "src/voipkit/sip/transaction/server.py",
+    "src/voipkit/sip/transaction/layer.py",
+    "src/voipkit/sip/dialog.py",
+    "src/voipkit/sip/validate.py",
+    "src/voipkit/sip/ua.py",
     "src/voipkit/sdp/model.py",
     "src/voipkit/sdp/parse.py",
     "src/voipkit/sdp/negotiate.py",
@@ -60,7 +70,7 @@ def _ext_modules() -> list[object]:
         print(f"voipkit: mypyc is not available ({exc}); installing the pure-Python package",
               file=sys.stderr)
         return []
-    print("voipkit: compiling the SIP and SDP parsers with mypyc: " + ", ".join(COMPILED),
+    print("voipkit: compiling the SIP core and SDP with mypyc: " + ", ".join(COMPILED),
           file=sys.stderr)
     # group_name gives the shared runtime library a stable name (voipkit_native__mypyc)
     # instead of a hash. Checks stay in: strip_asserts would change behaviour.

@@ -28,8 +28,11 @@ from voipkit.sip import NameAddr, SipUri, Via, parse_message
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 COMPILED = ["voipkit.sip.grammar", "voipkit.sip.uri", "voipkit.sip.headers",
-            "voipkit.sip.message", "voipkit.sdp.model", "voipkit.sdp.parse",
-            "voipkit.sdp.negotiate"]
+            "voipkit.sip.message", "voipkit.sip.addressing", "voipkit.sip.timers",
+            "voipkit.sip.transaction.fsm", "voipkit.sip.transaction.keys",
+            "voipkit.sip.transaction.client", "voipkit.sip.transaction.server",
+            "voipkit.sip.transaction.layer", "voipkit.sip.dialog", "voipkit.sip.validate",
+            "voipkit.sip.ua", "voipkit.sdp.model", "voipkit.sdp.parse", "voipkit.sdp.negotiate"]
 #: Never compiled (setup.py says why).
 INTERPRETED = ["voipkit.sip.status", "voipkit.sip.errors", "voipkit.base.errors",
                "voipkit.sdp.errors"]
