@@ -11,7 +11,10 @@ Proves, with explicit ``arrival``/``now`` floats and no clock (8 kHz, 20 ms fram
 - a new SSRC and a large sequence jump reset the buffer;
 - the delay grows at once under jitter, stays within ``max_delay``, then shrinks
   one frame per ``shrink_interval`` when the jitter stops, discarding frames;
-- the ring size is a power of two; ``put`` takes any packet-shaped object.
+- the ring size is a power of two; ``put`` takes any packet-shaped object;
+- clock drift (issue: "clock-drift compensation"): a sender 0.5 % fast is absorbed by
+  discarding the surplus frames one by one (delay stays at target), a sender 0.5 % slow
+  by one concealed frame per shortfall (playout never falls back to silence).
 """
 
 from __future__ import annotations
@@ -208,3 +211,49 @@ def test_put_payload_without_a_packet_and_reset() -> None:
     assert isinstance(jb.pop(now=0.04), Prefetching) and jb.depth == 0
     with pytest.raises(ValueError):
         JitterBuffer(8000, 160, min_delay=0.1, initial_delay=0.04)
+
+
+def _run_drifting_sender(ratio: float, seconds: float = 120.0) -> tuple[JitterBuffer, dict[str,
+                                                                                             int],
+                                                                        list[int]]:
+    """A sender whose clock runs ``ratio`` times ours: a packet every 20 ms / ratio of our
+    time, pops every 20 ms; returns the buffer, what the pops gave and the depth after
+    each pop."""
+    jb = JitterBuffer(8000, 160)
+    counts = {"frame": 0, "missing": 0, "prefetch": 0}
+    depths: list[int] = []
+    interval = PTIME / ratio
+    seq = 0
+    pops = int(seconds / PTIME)
+    for i in range(pops):
+        now = i * PTIME
+        while seq * interval <= now:  # every packet sent by now has arrived (no jitter)
+            jb.put(pkt(seq), arrival=seq * interval)
+            seq += 1
+        result = jb.pop(now=now)
+        kind = ("frame" if isinstance(result, Frame)
+                else "missing" if isinstance(result, Missing) else "prefetch")
+        counts[kind] += 1
+        depths.append(jb.depth)
+    return jb, counts, depths
+
+
+def test_a_sender_clock_running_fast_is_compensated_by_discarding_frames() -> None:
+    """0.5 % fast: 30 frames more than we play arrive in 120 s; the buffer drops the
+    excess one frame at a time instead of letting its delay creep up."""
+    jb, counts, depths = _run_drifting_sender(1.005)
+    excess = round(120 * 50 * 0.005)  # 30 frames more than we play in 120 s
+    assert counts["missing"] == 0
+    assert max(depths[500:]) <= jb.target_frames + 2  # the delay does not creep up
+    assert excess - 3 <= jb.stats.discarded <= excess + 3
+
+
+def test_a_sender_clock_running_slow_is_compensated_by_concealment() -> None:
+    """0.5 % slow: the buffer runs short by one frame every 4 s; each time the pop is a
+    ``Missing`` (the decoder conceals one frame) and the cursor waits, so playout
+    stays continuous and the delay does not drain away."""
+    jb, counts, depths = _run_drifting_sender(0.995)
+    shortfall = round(120 * 50 * 0.005)
+    assert counts["prefetch"] <= 3  # only the start: never back to silence
+    assert shortfall - 4 <= counts["missing"] <= shortfall + 4
+    assert min(depths[500:]) >= 0 and jb.stats.discarded == 0
