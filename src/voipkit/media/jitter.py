@@ -371,6 +371,19 @@ class JitterBuffer:
         self.stats.played += 1
         return Frame(slot.payload, slot.timestamp, seq & 0xFFFF)
 
+    def peek_next(self) -> bytes | None:
+        """The payload the next ``pop`` would return, if it is already here (no change).
+
+        After a ``Missing`` it is the packet following the lost one, whose Opus
+        in-band FEC can rebuild the lost frame (RFC 7587 §3.3).
+        """
+        if self._next is None:
+            return None
+        slot = self._ring[self._next & self._mask]
+        if slot is None or slot.seq != self._next:
+            return None
+        return slot.payload
+
     def _take(self, seq: int) -> _Slot | None:
         slot = self._ring[seq & self._mask]
         if slot is None or slot.seq != seq:

@@ -51,6 +51,7 @@ from voipkit.media.codecs import (
     Encoder,
     Pcm,
 )
+from voipkit.media.codecs.libopus import OpusDecoder
 from voipkit.media.dsp.vad import SendAction, SendDecision
 from voipkit.media.dtmf import DtmfDigit, DtmfReceiver, DtmfSender
 from voipkit.media.frames import Decimator, StreamingResampler, silence
@@ -309,6 +310,8 @@ class StreamCounters:
     frames_decoded: int = 0
     concealed_frames: int = 0
     "Frames made up by the decoder's loss concealment (the packet was missing)."
+    fec_frames: int = 0
+    "Of those, frames rebuilt from the next packet's Opus in-band FEC (RFC 7587 §3.3)."
     silence_frames: int = 0
     "Frames of silence while the jitter buffer was filling."
     event_frames: int = 0
@@ -379,6 +382,7 @@ class RtpStream:
         self._srtp: SrtpContext | None = self._new_srtp(config)
         self._last_decoder: Decoder | None = None
         self._last_rate = config.codec.sample_rate
+        self._last_pt = -1
         self._sender = SenderStats(clock_rate=config.codec.clock_rate)
         self._dtmf_sender: DtmfSender | None = None
         self._event_timestamp = 0
@@ -399,6 +403,9 @@ class RtpStream:
         self.next_rtcp_at = now + self._interval() / 2
         self.concealment = True
         "Conceal a lost packet with the decoder's PLC; False plays silence in its place."
+        self.fec = True
+        """Rebuild a lost Opus frame from the next packet's in-band FEC when that packet
+        is already in the jitter buffer; False always uses the decoder's PLC."""
         self.rtp_tap: RtpTap | None = None
         "Called with each plain RTP packet sent and accepted (the manual's enableRtpCallback)."
         self._keepalive: tuple[int, float] | None = None
@@ -458,7 +465,7 @@ class RtpStream:
                 or config.telephone_event_clock_rate != old.telephone_event_clock_rate):
             self._dtmf_sender = None
         if (config.accepted != old.accepted or config.receive_settings != old.receive_settings
-                or config.ptime != old.ptime):
+                or config.ptime != old.ptime or config.audio_rate != old.audio_rate):
             self._decoders.clear()
         if config.frame_samples != old.frame_samples or config.codec != old.codec:
             self._jitter = self._new_jitter_buffer()
@@ -828,16 +835,25 @@ class RtpStream:
                 return silence(cfg.pcm_samples), cfg.codec.sample_rate
             decoder = self._decoder(pt)
             pcm = decoder.decode(body)
+            rate = row.decode_rate(cfg.audio_rate)
             self._last_decoder = decoder
-            self._last_rate = row.sample_rate
+            self._last_rate = rate
+            self._last_pt = pt
             self.counters.frames_decoded += 1
-            return pcm, row.sample_rate
+            return pcm, rate
         if isinstance(item, Missing):
             self.counters.concealed_frames += 1
             last = self._last_decoder
             if last is not None and self.concealment:
                 rate = self._last_rate
-                return last.conceal(round(cfg.ptime * rate)), rate
+                samples = round(cfg.ptime * rate)
+                following = self._jitter.peek_next()
+                if (self.fec and isinstance(last, OpusDecoder) and following
+                        and following[0] == self._last_pt):
+                    # RFC 7587 §3.3: the next packet's LBRR data is this lost frame
+                    self.counters.fec_frames += 1
+                    return last.recover(following[1:], samples), rate
+                return last.conceal(samples), rate
             return silence(cfg.pcm_samples), cfg.codec.sample_rate
         self.counters.silence_frames += 1
         return silence(cfg.pcm_samples), cfg.codec.sample_rate
@@ -857,7 +873,11 @@ class RtpStream:
                 # one CN packet stands for silence until the next: a packet's worth each
                 decoder = CnDecoder(frame_samples=round(cfg.ptime * row.sample_rate))
             else:
-                decoder = row.decoder(cfg.receive_settings.get(pt))
+                settings = cfg.receive_settings.get(pt)
+                rate = row.decode_rate(cfg.audio_rate)
+                if rate != row.sample_rate:
+                    settings = dataclasses.replace(settings or CodecSettings(), output_rate=rate)
+                decoder = row.decoder(settings)
             self._decoders[pt] = decoder
         return decoder
 
@@ -984,6 +1004,7 @@ class RtpStream:
             "duplicates": self._jitter.stats.duplicates,
             "malformed": c.malformed,
             "concealed_frames": c.concealed_frames,
+            "fec_frames": c.fec_frames,
             "underruns": self._jitter.stats.underruns,
             "jitter_buffer_delay_ms": 1000 * self._jitter.delay,
             "dtmf_sent": c.dtmf_sent,

@@ -8,7 +8,7 @@ sent; the RTP clock is 48000 Hz; one Opus packet per RTP packet, of 2.5 to
 (prefers stereo), ``maxplaybackrate`` (no point coding above that audio
 bandwidth), ``ptime``. ``sprop-stereo`` and ``sprop-maxcapturerate`` are
 what the sender will send; decoding is always to mono here, which libopus
-downmixes.
+downmixes, at the device rate (8, 12, 16, 24 or 48 kHz: RFC 6716 §2).
 Must not know: RTP headers, SDP text, sockets or the clock.
 
 Cost: libopus ``complexity`` (FFmpeg ``compression_level``) dominates the
@@ -16,18 +16,22 @@ per-frame cost (bench/bench_codecs.py); we default to 5 of 10, which keeps
 speech quality close to 10 at about half the CPU. ``application=voip``.
 
 FEC and PLC: FFmpeg's libopus decoder never passes ``decode_fec=1`` to
-libopus and treats an empty packet as end of stream, so received LBRR data
-cannot be used and concealment is ``WaveformConcealer`` (pyav.py). For that
-reason our own fmtp does not ask peers for ``useinbandfec``; we still honour
-a peer's ``useinbandfec=1`` when we send.
+libopus and treats an empty packet as end of stream, so decoding goes through
+our own binding of the libopus decoder (libopus.py): ``conceal`` is libopus's
+PLC and ``recover`` decodes the LBRR copy of a lost frame from the packet after
+it (the stream uses it when that packet is already in the jitter buffer). Our
+fmtp therefore asks peers for ``useinbandfec=1``, and we honour a peer's
+``useinbandfec=1`` when we send. Encoding stays on PyAV.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
-from voipkit.media.codecs.pyav import PyAvDecoder, PyAvEncoder, can_decode, can_encode
+from voipkit.media.codecs.libopus import OpusDecoder, libopus_available
+from voipkit.media.codecs.pyav import PyAvEncoder, can_encode
 from voipkit.media.codecs.registry import CodecSettings, CodecSpec
 
 __all__ = [
@@ -51,8 +55,7 @@ _FRAME_MS = (10, 20, 40, 60)
 # RFC 7587 §6.1 maxplaybackrate -> the audio bandwidth worth coding (FFmpeg "cutoff", Hz)
 _CUTOFF = ((8000, 4000), (12000, 6000), (16000, 8000), (24000, 12000))
 _ENCODER = "libopus"
-_DECODER = "libopus" if can_decode("libopus") else "opus"
-OPUS_AVAILABLE = can_encode(_ENCODER) and can_decode(_DECODER)
+OPUS_AVAILABLE = can_encode(_ENCODER) and libopus_available()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +153,12 @@ def encoder_for(opts: OpusOptions, *, input_rate: int = SAMPLE_RATE) -> PyAvEnco
     )
 
 
-def opus_decoder(settings: CodecSettings | None = None) -> PyAvDecoder:
-    """A decoder giving 48 kHz mono (stereo packets are downmixed)."""
-    return PyAvDecoder(_DECODER, sample_rate=SAMPLE_RATE)
+def opus_decoder(settings: CodecSettings | None = None) -> OpusDecoder:
+    """A libopus decoder giving mono (stereo packets are downmixed) at
+    ``settings.output_rate`` (one of ``INPUT_RATES``) or else 48 kHz, with
+    libopus PLC and in-band FEC recovery."""
+    rate = settings.output_rate if settings is not None else None
+    return OpusDecoder(rate or SAMPLE_RATE, 1)
 
 
 OPUS = CodecSpec(
@@ -161,9 +167,11 @@ OPUS = CodecSpec(
     sample_rate=SAMPLE_RATE,
     channels=2,  # RFC 7587 §7: always "opus/48000/2"; mono unless fmtp stereo=1
     preferred_payload_type=111,
+    fmtp=MappingProxyType({"useinbandfec": "1"}),  # RFC 7587 §6.1: we decode LBRR
     make_encoder=opus_encoder,
     make_decoder=opus_decoder,
     make_encoder_with=opus_encoder,
     make_decoder_with=opus_decoder,
     input_rates=INPUT_RATES[:-1],
+    output_rates=INPUT_RATES[:-1],
 )

@@ -46,7 +46,8 @@ class CodecSettings:
     encoder); ``local_fmtp`` is ours (how we receive: it shapes our decoder).
     ``ptime`` is seconds of audio per RTP packet; ``bitrate`` is bits per second.
     ``input_rate`` is the PCM rate the encoder is fed, one of the row's
-    ``input_rates`` (None: the row's ``sample_rate``).
+    ``input_rates`` (None: the row's ``sample_rate``); ``output_rate`` is the
+    PCM rate the decoder gives, one of its ``output_rates`` (None: ``sample_rate``).
     """
 
     remote_fmtp: Mapping[str, str] = field(default_factory=dict)
@@ -54,6 +55,7 @@ class CodecSettings:
     ptime: float | None = None
     bitrate: int | None = None
     input_rate: int | None = None
+    output_rate: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +67,8 @@ class CodecSpec:
     ``input_rates`` are other PCM rates the encoder takes natively (Opus encodes
     8, 12, 16 or 24 kHz input as well as 48 kHz, RFC 6716 §2): a stream whose
     device runs at one of them feeds the encoder directly, without a resampler.
+    ``output_rates`` likewise are other rates the decoder can give (libopus
+    decodes to 8, 12, 16 or 24 kHz), so the received audio needs no resampler.
     """
 
     name: str  # rtpmap encoding name
@@ -81,6 +85,11 @@ class CodecSpec:
     make_encoder_with: Callable[[CodecSettings], Encoder] | None = None
     make_decoder_with: Callable[[CodecSettings], Decoder] | None = None
     input_rates: tuple[int, ...] = ()
+    output_rates: tuple[int, ...] = ()
+
+    def decode_rate(self, audio_rate: int) -> int:
+        """The PCM rate the decoder gives when the audio is played at ``audio_rate``."""
+        return audio_rate if audio_rate in self.output_rates else self.sample_rate
 
     def encode_rate(self, audio_rate: int) -> int:
         """The PCM rate to feed the encoder when the audio comes at ``audio_rate``."""
