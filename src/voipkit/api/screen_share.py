@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from voipkit.aio.screen_capture import ScreenCapture, ScreenCaptureError, ScreenSource, list_screens
-from voipkit.aio.video_session import VideoSource
+from voipkit.aio.video_session import VideoSession, VideoSource
 from voipkit.api.errors import ConfigurationError, DeviceError, InvalidStateError
 from voipkit.api.events import CallEnded
 
@@ -136,23 +136,8 @@ class ScreenShare:
             raise InvalidStateError(f"call {call.id} has no video (call or answer it with "
                                     "video)")
         phone: Phone = call._phone
-        settings = screen_settings(phone)
-        sources = await screen_sources(phone)
-        if not sources:
-            raise ConfigurationError("there is no X display to share (DISPLAY is unset or "
-                                     "nothing listens there)")
-        if settings.source >= len(sources):
-            raise ConfigurationError(f"screen {settings.source} is gone (there are "
-                                     f"{len(sources)})")
         session = video.session
-        width, height = session.settings.width, session.settings.height
-        try:
-            capture = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: ScreenCapture(sources[settings.source], width=width,
-                                            height=height, frame_rate=settings.frame_rate,
-                                            stop_when=lambda: session.closed))
-        except ScreenCaptureError as exc:
-            raise DeviceError(str(exc)) from exc
+        capture = await open_screen_capture(phone, session)
         if session.closed or cls._active.get(call) is not None:
             capture.close()
             if session.closed:
@@ -160,7 +145,7 @@ class ScreenShare:
             return cls._active[call]
         share = cls(call, capture, session.source, session.settings.frame_rate)
         session.source = capture
-        rate = max(MIN_WIRE_RATE, settings.frame_rate)
+        rate = max(MIN_WIRE_RATE, screen_settings(phone).frame_rate)
         if rate != session.settings.frame_rate:
             video.set_frame_rate(rate)
         cls._active[call] = share
@@ -187,6 +172,32 @@ class ScreenShare:
 
     def _on_ended(self, event: CallEnded) -> None:
         self.stop()
+
+
+async def open_screen_capture(phone: Phone, session: VideoSession) -> ScreenCapture:
+    """Open the phone's selected screen at ``session``'s picture size and the screen frame
+    rate (off the loop: x11grab takes a moment); it stops when the session closes.
+
+    Raises:
+        ConfigurationError: no display, or the selected screen is gone.
+        DeviceError: the screen cannot be grabbed.
+    """
+    settings = screen_settings(phone)
+    sources = await screen_sources(phone)
+    if not sources:
+        raise ConfigurationError("there is no X display to share (DISPLAY is unset or "
+                                 "nothing listens there)")
+    if settings.source >= len(sources):
+        raise ConfigurationError(f"screen {settings.source} is gone (there are "
+                                 f"{len(sources)})")
+    width, height = session.settings.width, session.settings.height
+    try:
+        return await asyncio.get_running_loop().run_in_executor(
+            None, lambda: ScreenCapture(sources[settings.source], width=width, height=height,
+                                        frame_rate=settings.frame_rate,
+                                        stop_when=lambda: session.closed))
+    except ScreenCaptureError as exc:
+        raise DeviceError(str(exc)) from exc
 
 
 def stop_screen_share(call: Call) -> bool:

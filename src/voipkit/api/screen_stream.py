@@ -27,17 +27,21 @@ socket pair) and then answers; its camera takes the first line without ``slides`
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from voipkit.aio.screen_capture import ScreenCapture, ScreenCaptureError
+from voipkit.aio.screen_capture import ScreenCapture
 from voipkit.aio.video_session import FrameSink, PushedFrames, VideoSession
-from voipkit.api.errors import ConfigurationError, DeviceError, InvalidStateError
-from voipkit.api.screen_share import MIN_WIRE_RATE, ScreenShare, screen_settings, screen_sources
+from voipkit.api.errors import InvalidStateError
+from voipkit.api.screen_share import (
+    MIN_WIRE_RATE,
+    ScreenShare,
+    open_screen_capture,
+    screen_settings,
+)
 from voipkit.api.video import CallVideo, VideoFrame, VideoSettings
 from voipkit.sdp import (
     CodecCapability,
@@ -128,24 +132,8 @@ class CallScreen(CallVideo):
         if self.capture is not None:
             self.sharing = True
             return
-        phone = self._phone
-        settings = screen_settings(phone)
-        sources = await screen_sources(phone)
-        if not sources:
-            raise ConfigurationError("there is no X display to share (DISPLAY is unset or "
-                                     "nothing listens there)")
-        if settings.source >= len(sources):
-            raise ConfigurationError(f"screen {settings.source} is gone (there are "
-                                     f"{len(sources)})")
         session = self.session
-        width, height = session.settings.width, session.settings.height
-        try:
-            capture = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: ScreenCapture(sources[settings.source], width=width,
-                                            height=height, frame_rate=settings.frame_rate,
-                                            stop_when=lambda: session.closed))
-        except ScreenCaptureError as exc:
-            raise DeviceError(str(exc)) from exc
+        capture = await open_screen_capture(self._phone, session)
         if session.closed:
             capture.close()
             raise InvalidStateError("the screen stream ended while the screen opened")
