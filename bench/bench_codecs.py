@@ -1,8 +1,10 @@
 """Cost of each offered codec: µs per 20 ms frame (30 ms for G.723.1), encode + decode, median.
 
 Not a test. Run: ``.venv/bin/python bench/bench_codecs.py [--frames N]``.
-Also times Opus at several complexities (fed 48 kHz, and fed 16 kHz with its output
-decimated to 16 kHz, as a call on a 16 kHz device runs it) and the per-leg resampler.
+Also times Opus at several complexities (fed 48 kHz, and fed 16 kHz and decoded straight
+at 16 kHz, as a call on a 16 kHz device runs it), Opus decoding alone (PyAV's FFmpeg
+wrapper at 48 kHz then decimated to 16 kHz, as calls did before, against our libopus
+binding at 48 and at 16 kHz) and the per-leg resampler.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import time
 import numpy as np
 
 from voipkit.media.codecs import FULL_CODECS, CodecSpec
+from voipkit.media.codecs.libopus import OpusDecoder
 from voipkit.media.codecs.opus import OpusOptions, encoder_for, opus_decoder
+from voipkit.media.codecs.pyav import PyAvDecoder
 from voipkit.media.frames import Decimator
 from voipkit.media.resample import Resampler
 
@@ -65,21 +69,35 @@ def main() -> None:
             args.frames,
         )
         print(f"opus complexity {complexity:<2} {cost:8.1f}")
-    # what a call on a 16 kHz device runs: libopus fed 16 kHz, its 48 kHz output decimated
+    # what a call on a 16 kHz device runs: libopus fed 16 kHz and decoding at 16 kHz
     narrow_noise = (rng.standard_normal(320 * args.frames) * 3000).astype(np.int16)
     for complexity in (0, 5, 10):
         opts = OpusOptions(
             bitrate=32000, channels=1, fec=False, frame_ms=20, cutoff=None, complexity=complexity
         )
-        encoder, decoder = encoder_for(opts, input_rate=16000), opus_decoder()
-        to_device = Decimator(48000, 16000)
+        encoder, decoder = encoder_for(opts, input_rate=16000), OpusDecoder(16000)
         cost = median_us(
-            lambda i, e=encoder, d=decoder, r=to_device: r.process(
-                d.decode(e.encode(narrow_noise[i * 320 : (i + 1) * 320]))
+            lambda i, e=encoder, d=decoder: d.decode(
+                e.encode(narrow_noise[i * 320 : (i + 1) * 320])
             ),
             args.frames,
         )
-        print(f"opus complexity {complexity:<2} 16 kHz in, decimated out {cost:8.1f}")
+        print(f"opus complexity {complexity:<2} 16 kHz in, 16 kHz out {cost:8.1f}")
+    # decoding alone, the same packets (speech-like, fed 16 kHz, complexity 5)
+    opts = OpusOptions(bitrate=32000, channels=1, fec=False, frame_ms=20, cutoff=None,
+                       complexity=5)
+    encoder = encoder_for(opts, input_rate=16000)
+    tone = speechlike(320 * args.frames, 16000)
+    packets = [encoder.encode(tone[i * 320 : (i + 1) * 320]) for i in range(args.frames)]
+    pyav, to_device = PyAvDecoder("libopus", sample_rate=48000), Decimator(48000, 16000)
+    ours48, ours16 = OpusDecoder(48000), OpusDecoder(16000)
+    decoders = {
+        "PyAV 48 kHz + decimator": lambda i: to_device.process(pyav.decode(packets[i])),
+        "libopus binding 48 kHz": lambda i: ours48.decode(packets[i]),
+        "libopus binding 16 kHz": lambda i: ours16.decode(packets[i]),
+    }
+    for name, step in decoders.items():
+        print(f"opus decode, {name:<24} {median_us(step, args.frames):8.1f}")
     for quality in ("QQ", "LQ", "HQ"):
         up, down = Resampler(8000, 48000, quality=quality), Resampler(48000, 8000, quality=quality)
         narrow = speechlike(160 * args.frames, 8000)

@@ -375,7 +375,7 @@ class JitterBuffer:
         """The payload the next ``pop`` would return, if it is already here (no change).
 
         After a ``Missing`` it is the packet following the lost one, whose Opus
-        in-band FEC can rebuild the lost frame (RFC 7587 §3.3).
+        in-band FEC can rebuild the lost frame (RFC 7587 §3.2).
         """
         if self._next is None:
             return None

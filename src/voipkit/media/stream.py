@@ -311,7 +311,7 @@ class StreamCounters:
     concealed_frames: int = 0
     "Frames made up by the decoder's loss concealment (the packet was missing)."
     fec_frames: int = 0
-    "Of those, frames rebuilt from the next packet's Opus in-band FEC (RFC 7587 §3.3)."
+    "Of those, frames rebuilt from the next packet's Opus in-band FEC (RFC 7587 §3.2)."
     silence_frames: int = 0
     "Frames of silence while the jitter buffer was filling."
     event_frames: int = 0
@@ -850,7 +850,7 @@ class RtpStream:
                 following = self._jitter.peek_next()
                 if (self.fec and isinstance(last, OpusDecoder) and following
                         and following[0] == self._last_pt):
-                    # RFC 7587 §3.3: the next packet's LBRR data is this lost frame
+                    # RFC 7587 §3.2: the next packet's LBRR data is this lost frame
                     self.counters.fec_frames += 1
                     return last.recover(following[1:], samples), rate
                 return last.conceal(samples), rate

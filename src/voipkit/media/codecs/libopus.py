@@ -8,8 +8,8 @@ headers at install time. The library is the ``libopus`` PyAV's wheel ships in
 8, 12, 16, 24 or 48 kHz whatever rate the packet was coded at (§2), so audio
 is decoded straight at the device rate; ``opus_decode`` with no data is the
 decoder's packet-loss concealment, and with ``decode_fec=1`` it decodes the
-LBRR copy of the *previous* frame that a packet may carry (§2.1.7, RFC 7587
-§3.3: the sender codes it when the receiver's fmtp says ``useinbandfec=1``).
+LBRR copy of the *previous* frame that a packet may carry (RFC 7587
+§3.2: the sender codes it when the receiver's fmtp says ``useinbandfec=1``).
 
 Must not know: RTP headers, SDP, sockets, threads or the clock.
 
@@ -210,7 +210,7 @@ class OpusDecoder:
 
         ``samples`` is the lost frame's length. Call ``decode(next_packet)``
         afterwards as usual. A packet without LBRR data for that frame makes
-        libopus conceal instead (RFC 6716 §4.2.5); a corrupt one is concealed here.
+        libopus conceal instead; a corrupt one is concealed here.
         """
         if not next_packet or samples <= 0 or samples % self._unit or samples > self._max:
             return self.conceal(samples)

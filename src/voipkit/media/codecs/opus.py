@@ -21,7 +21,9 @@ our own binding of the libopus decoder (libopus.py): ``conceal`` is libopus's
 PLC and ``recover`` decodes the LBRR copy of a lost frame from the packet after
 it (the stream uses it when that packet is already in the jitter buffer). Our
 fmtp therefore asks peers for ``useinbandfec=1``, and we honour a peer's
-``useinbandfec=1`` when we send. Encoding stays on PyAV.
+``useinbandfec=1`` when we send. Encoding stays on PyAV. LBRR is paid for
+inside the same bitrate: at 32 kb/s it costs ~0.55 PESQ-WB on a clean path and
+gains 0.5-0.9 at 5 % loss (docs/codecs.md); ``useinbandfec=0`` opts out.
 """
 
 from __future__ import annotations
