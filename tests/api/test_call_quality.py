@@ -13,9 +13,9 @@ Proves:
 - with 5 % random loss (seeded, by RTP sequence number, the same packets in both calls),
   PCMU with packet-loss concealment scores at least 0.4 above the same call playing
   silence for the lost packets;
-- with the same 5 % loss, an Opus call (our fmtp asks for ``useinbandfec=1``, so the
-  sender codes LBRR) that rebuilds lost frames from the next packet's in-band FEC
-  scores higher than the same call using libopus PLC alone;
+- with the same 5 % loss, an Opus call whose phones ask for ``useinbandfec=1`` (so the
+  sender codes LBRR; not the default) that rebuilds lost frames from the next packet's
+  in-band FEC scores higher than the same call using libopus PLC alone;
 - the one-way mouth-to-ear delay the call adds on loopback (capture tick to playout
   tick, jitter buffer included) is under 60 ms at 0 % loss.
 """
@@ -74,9 +74,11 @@ class CallResult:
     stats: dict[str, Any]
 
 
-def _config(codec: str) -> PhoneConfig:
+def _config(codec: str, parameters: str | None = None) -> PhoneConfig:
     return PhoneConfig(listen=("udp:127.0.0.1:0",),
-                       media=api.MediaConfig(codecs=(codec,), rtp_port_range=(40000, 44999)))
+                       media=api.MediaConfig(codecs=(codec,), rtp_port_range=(40000, 44999),
+                                             codec_parameters={} if parameters is None
+                                             else {codec: parameters}))
 
 
 def _speech_frames() -> int:
@@ -92,8 +94,9 @@ def _speech_frames() -> int:
 
 
 async def _call(codec: str, *, loss: float = 0.0, seed: int = 5,
-                concealment: bool = True, fec: bool = True) -> CallResult:
-    alice, bob = Phone(_config(codec)), Phone(_config(codec))
+                concealment: bool = True, fec: bool = True,
+                parameters: str | None = None) -> CallResult:
+    alice, bob = Phone(_config(codec, parameters)), Phone(_config(codec, parameters))
     await alice.start()
     await bob.start()
     loop = asyncio.get_running_loop()
@@ -251,8 +254,9 @@ def test_concealment_beats_silence_by_0_4_pesq_at_5_percent_loss() -> None:
 
 
 def test_opus_fec_beats_plc_alone_at_5_percent_loss() -> None:
-    with_fec = asyncio.run(_call("opus", loss=0.05, fec=True))
-    plc_only = asyncio.run(_call("opus", loss=0.05, fec=False))
+    # both calls send LBRR (asked for); only the receiver's use of it differs
+    with_fec = asyncio.run(_call("opus", loss=0.05, fec=True, parameters="useinbandfec=1"))
+    plc_only = asyncio.run(_call("opus", loss=0.05, fec=False, parameters="useinbandfec=1"))
     lost = (with_fec.stats["lost"], plc_only.stats["lost"])
     assert isinstance(lost[0], int) and isinstance(lost[1], int) and lost[0] > 0
     # the same seeded drops by sequence number; the calls may stop a packet apart

@@ -19,11 +19,12 @@ FEC and PLC: FFmpeg's libopus decoder never passes ``decode_fec=1`` to
 libopus and treats an empty packet as end of stream, so decoding goes through
 our own binding of the libopus decoder (libopus.py): ``conceal`` is libopus's
 PLC and ``recover`` decodes the LBRR copy of a lost frame from the packet after
-it (the stream uses it when that packet is already in the jitter buffer). Our
-fmtp therefore asks peers for ``useinbandfec=1``, and we honour a peer's
-``useinbandfec=1`` when we send. Encoding stays on PyAV. LBRR is paid for
-inside the same bitrate: at 32 kb/s it costs ~0.55 PESQ-WB on a clean path and
-gains 0.5-0.9 at 5 % loss (docs/codecs.md); ``useinbandfec=0`` opts out.
+it (the stream uses it when that packet is already in the jitter buffer). We
+honour a peer's ``useinbandfec=1`` when we send, but our own fmtp does not ask
+for it by default: LBRR is paid for inside the same bitrate (at 32 kb/s ~0.55
+PESQ-WB on a clean path, for 0.5-0.9 gained at 5 % loss, docs/codecs.md), and
+PyAV cannot retune an open encoder to code it only while loss is seen.
+``setAudioCodecParameter("opus", "useinbandfec=1")`` asks peers for it.
 """
 
 from __future__ import annotations
@@ -169,7 +170,11 @@ OPUS = CodecSpec(
     sample_rate=SAMPLE_RATE,
     channels=2,  # RFC 7587 §7: always "opus/48000/2"; mono unless fmtp stereo=1
     preferred_payload_type=111,
-    fmtp=MappingProxyType({"useinbandfec": "1"}),  # RFC 7587 §6.1: we decode LBRR
+    # No useinbandfec=1 by default: without a loss-driven encoder (PyAV cannot retune an
+    # open libopus encoder) LBRR costs ~0.6 PESQ on every clean call; we still decode the
+    # LBRR of peers that send it, and setAudioCodecParameter("opus", "useinbandfec=1")
+    # asks for it (docs/codecs.md "Loss concealment and FEC").
+    fmtp=MappingProxyType({}),
     make_encoder=opus_encoder,
     make_decoder=opus_decoder,
     make_encoder_with=opus_encoder,
