@@ -246,7 +246,10 @@ def test_concealment_beats_silence_by_0_4_pesq_at_5_percent_loss() -> None:
         lost = result.stats["lost"]
         assert isinstance(lost, int) and 0.03 * len(result.sent.frames) < lost \
             < 0.08 * len(result.sent.frames)
-    assert concealed.stats["lost"] == silent.stats["lost"]  # the same packets
+    # the same packets are dropped (seeded by sequence number); a call may end one packet
+    # earlier than the other, which can leave its last drop unseen
+    assert abs(concealed.stats["lost"] - silent.stats["lost"]) <= 1, (  # type: ignore[operator]
+        concealed.stats["lost"], silent.stats["lost"])
     with_plc, _ = _pesq(8000, concealed.sent.pcm, concealed.played.pcm)
     without, _ = _pesq(8000, silent.sent.pcm, silent.played.pcm)
     print(f"5 % loss: PLC {with_plc:.3f}, silence {without:.3f}")
