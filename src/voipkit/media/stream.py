@@ -1002,6 +1002,7 @@ class RtpStream:
             "rtt_ms": None if self._rtt is None else 1000 * self._rtt,
             "late": self._jitter.stats.late,
             "duplicates": self._jitter.stats.duplicates,
+            "jitter_discarded": self._jitter.stats.discarded,
             "malformed": c.malformed,
             "concealed_frames": c.concealed_frames,
             "fec_frames": c.fec_frames,
