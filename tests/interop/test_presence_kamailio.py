@@ -45,12 +45,16 @@ pytestmark = pytest.mark.interop
 def kam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[peers.Kamailio]:
     with peers.kamailio(tmp_path_factory.mktemp("kamailio-presence")) as server:
         yield server
-        # presence logs "Empty notify body record" at ERROR level whenever it NOTIFYs a
-        # presentity with no published state (a watcher subscribing before any PUBLISH,
-        # a publication removed): the NOTIFY goes out with an empty body, as RFC 3856
-        # allows; that is the server's bookkeeping, not a failed exchange
+        # presence logs at ERROR level two things that are its own bookkeeping, not a
+        # failed exchange: "Empty notify body record" whenever it NOTIFYs a presentity
+        # with no published state (a watcher subscribing before any PUBLISH, a publication
+        # removed; the NOTIFY goes out with an empty body, as RFC 3856 allows), and
+        # "updating subscription record in hash table" when a PUBLISH's NOTIFY went to a
+        # watcher whose subscription ended meanwhile (our unsubscribe crossing it: the
+        # record it updates after sending is gone; seen once in ~10 runs)
+        benign = ("Empty notify body record", "updating subscription record in hash table")
         assert [line for line in kamailio_errors(server)
-                if "Empty notify body record" not in line] == []
+                if not any(text in line for text in benign)] == []
 
 
 class Facade:
