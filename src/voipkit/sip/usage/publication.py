@@ -36,6 +36,7 @@ from voipkit.sip.transaction.keys import TransactionKey
 from voipkit.sip.uri import SipUri
 from voipkit.sip.usage.base import Usage, UsageEvent, UsageHost
 from voipkit.sip.usage.pager import ChallengeAnswerer
+from voipkit.sip.usage.subscription import refresh_delay  # the same RFC 3903 / 6665 rule
 
 __all__ = [
     "ClientPublication",
@@ -46,14 +47,6 @@ __all__ = [
     "Unpublished",
     "refresh_delay",
 ]
-
-
-def refresh_delay(granted: int) -> float:
-    """Seconds after a 2xx at which the publication is refreshed.
-
-    The later of half way and 60 s before expiry: 3600 -> 3540, 120 -> 60, 60 -> 30.
-    """
-    return max(granted / 2, float(granted - 60))
 
 
 class PublicationState(Enum):
