@@ -21,7 +21,16 @@ from an ``OSError`` (``api.errors.TransactionTimeout(SipError, TimeoutError)``) 
 with "multiple bases have instance lay-out conflict". Errors are off the hot path anyway.
 For the same reason the SDP errors live in the interpreted ``sdp/errors.py`` (``media.srtp``
 subclasses them), so ``sdp/model.py``, ``parse.py`` and ``negotiate.py`` can be compiled:
-every call a UAS answers parses an offer and builds an answer.
+every call a UAS answers parses an offer and builds an answer. ``AuthError`` and
+``ReplacesError`` live in ``sip/errors.py`` for the same reason, so that ``sip/auth.py``
+and ``sip/replaces.py`` can be compiled.
+
+The dialog usages (``sip/usage/*.py``: the manager, the invite session and its helpers,
+registration, subscriptions, REFER, MESSAGE, PUBLISH) are compiled as one group with the
+core they drive: interpreted classes cannot subclass compiled ones, so every usage class
+is compiled with its base; ``Usage`` itself is marked
+``@mypyc_attr(allow_interpreted_subclasses=True)`` because applications and tests write
+their own usages in plain Python. ``sip/usage/__init__.py`` only re-exports.
 """
 
 from __future__ import annotations
