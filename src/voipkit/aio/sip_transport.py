@@ -370,6 +370,8 @@ class SipTransports:
         on_error: called when bytes queued by ``send`` for a not-yet-open connection
             could not be delivered (connect refused, TLS failure, timeout).
         trace: called for every SIP message sent or received.
+        trace_wanted: when given, ``trace`` is called only while this returns True
+            (no record is built for a message nobody looks at).
     """
 
     def __init__(
@@ -379,12 +381,14 @@ class SipTransports:
         on_receive: ReceiveCallback | None = None,
         on_error: ErrorCallback | None = None,
         trace: TraceHook | None = None,
+        trace_wanted: Callable[[], bool] | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.config = config or TransportConfig()
         self.on_receive = on_receive
         self.on_error = on_error
         self.trace = trace
+        self.trace_wanted = trace_wanted
         self.counters: dict[str, int] = _Counters()
         self._udp: list[_UdpEndpoint] = []
         self._servers: list[tuple[TransportKind, Address, asyncio.Server]] = []
@@ -600,14 +604,14 @@ class SipTransports:
     # -- receiving, tracing, bookkeeping -------------------------------------------------
 
     def _deliver(self, data: bytes, source: Address, kind: TransportKind, local: Address) -> None:
-        if self.trace is not None:
+        if self.trace is not None and (self.trace_wanted is None or self.trace_wanted()):
             self.trace(TraceRecord(Direction.RECEIVED, kind, local, source, data))
         if self.on_receive is not None:
             self.on_receive(data, source, kind)
 
     def _trace_sent(self, kind: TransportKind, local: Address, remote: Address,
                     data: bytes) -> None:
-        if self.trace is not None:
+        if self.trace is not None and (self.trace_wanted is None or self.trace_wanted()):
             self.trace(TraceRecord(Direction.SENT, kind, local, remote, data))
 
     def _register(self, conn: Connection) -> None:
