@@ -11,7 +11,6 @@ clocks, SDP or what the dialog's usages (INVITE session, subscription) do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
 from voipkit.sip.errors import LocalProtocolError, RemoteProtocolError
@@ -26,18 +25,54 @@ TARGET_REFRESH_METHODS = frozenset({"INVITE", "UPDATE", "SUBSCRIBE", "NOTIFY", "
 _NOT_IN_REQUEST_URI = ("method", "ttl", "maddr")
 
 
-@dataclass(frozen=True, slots=True)
 class DialogId:
-    """RFC 3261 §12: Call-ID, local tag and remote tag identify a dialog."""
+    """RFC 3261 §12: Call-ID, local tag and remote tag identify a dialog.
 
-    call_id: str
-    "The Call-ID shared by every message of the dialog."
+    Immutable and hashable; a plain class so that mypyc compiles its ``__eq__`` and
+    ``__hash__`` (a dict key on every in-dialog message; see ``TransactionKey``).
+    """
 
-    local_tag: str
-    "Our tag: From tag as UAC, the To tag we chose as UAS."
+    __slots__ = ("_call_id", "_hash", "_local_tag", "_remote_tag")
 
-    remote_tag: str
-    "The peer's tag."
+    _call_id: str
+    _local_tag: str
+    _remote_tag: str
+    _hash: int
+
+    def __init__(self, call_id: str, local_tag: str, remote_tag: str) -> None:
+        self._call_id = call_id
+        self._local_tag = local_tag
+        self._remote_tag = remote_tag
+        self._hash = hash((call_id, local_tag, remote_tag))
+
+    @property
+    def call_id(self) -> str:
+        "The Call-ID shared by every message of the dialog."
+        return self._call_id
+
+    @property
+    def local_tag(self) -> str:
+        "Our tag: From tag as UAC, the To tag we chose as UAS."
+        return self._local_tag
+
+    @property
+    def remote_tag(self) -> str:
+        "The peer's tag."
+        return self._remote_tag
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DialogId):
+            return NotImplemented
+        return (self._hash == other._hash and self._call_id == other._call_id
+                and self._local_tag == other._local_tag
+                and self._remote_tag == other._remote_tag)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return (f"DialogId(call_id={self._call_id!r}, local_tag={self._local_tag!r}, "
+                f"remote_tag={self._remote_tag!r})")
 
     @classmethod
     def of_received_request(cls, request: Request) -> DialogId | None:
@@ -61,6 +96,8 @@ class DialogId:
 
 class DialogState(Enum):
     """RFC 3261 §12: a dialog is early until a 2xx confirms it."""
+
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code
 
     EARLY = "early"
     CONFIRMED = "confirmed"

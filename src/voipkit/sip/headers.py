@@ -197,6 +197,7 @@ _DISPLAY_TOKENS: Final = grammar.DISPLAY_TOKENS.fullmatch
 _ADDR_SPEC: Final = grammar.ADDR_SPEC.fullmatch
 _PARAM_LIST: Final = grammar.PARAM_LIST.fullmatch
 _SIMPLE_PARAMS: Final = grammar.SIMPLE_PARAMS.fullmatch
+_SIP_URI_REST: Final = grammar.SIP_URI_REST.fullmatch
 _PARAM_FINDALL: Final = grammar.PARAM_ITEM.findall
 _VIA: Final = grammar.VIA.fullmatch
 _VIA_FAST: Final = grammar.VIA_FAST.fullmatch
@@ -368,6 +369,10 @@ class NameAddr:
                         lt = -1
         else:
             lt = text.find("<")
+            if lt < 0 and '"' not in text:
+                spec = cls._parse_addr_spec(text)
+                if spec is not None:
+                    return spec
             if lt > 0:
                 # The usual token display name is one ASCII word and one space ("Bob <").
                 cut = lt - 1 if text[lt - 1] == " " else lt
@@ -431,6 +436,49 @@ class NameAddr:
             na._uri_raw = uri._raw
             return na
         return cls._parse_general(text)
+
+    @classmethod
+    def _parse_addr_spec(cls, text: str) -> NameAddr | None:
+        """The fast path for an addr-spec of the usual shape (``sip:bob@host:5060;tag=x``,
+        SIPp's Contact), or None to let ``_parse_general`` decide.
+
+        The URI ends at the first ";" (RFC 3261 §20.10); it must match
+        grammar.SIP_URI_REST whole and hold no "," or "?" (RFC 4475 §3.1.2.10), and
+        the rest must be simple token parameters. Everything else (blanks, a user part
+        with ";", quoted values, errors) goes through the general patterns, so this
+        decides speed only, never what is accepted or how it reads.
+        """
+        if text.startswith("sip:"):
+            scheme = "sip"
+            start = 4
+        elif text.startswith("sips:"):
+            scheme = "sips"
+            start = 5
+        else:
+            return None
+        semi = text.find(";")
+        uri_text = text if semi < 0 else text[:semi]
+        if "," in uri_text or "?" in uri_text:
+            return None
+        m = _SIP_URI_REST(uri_text, start)
+        if m is None:
+            return None
+        hparams = "" if semi < 0 else text[semi:]
+        params: dict[str, str | None] = {}
+        if hparams:
+            if _SIMPLE_PARAMS(hparams) is None or not simple_params_ok(hparams):
+                return None
+            params = split_params(hparams)[0]
+        g: tuple[Any, ...] = m.groups()
+        user: str | None
+        password: str | None
+        host: str
+        port: str | None
+        uparams: str | None
+        uheaders: str | None
+        user, password, host, port, uparams, uheaders = g
+        uri = make_sip_uri(scheme, user, password, host, port, uparams, uheaders, uri_text)
+        return cls(uri, None, params)
 
     @classmethod
     def _parse_general(cls, text: str) -> NameAddr:
@@ -682,12 +730,31 @@ def _check_via_numbers(params: dict[str, str | None]) -> None:
         raise ParseError(f"Via ttl {ttl!r} is not 0-255 (RFC 3261 §20.42)")
 
 
-@dataclass(slots=True)
 class CSeq:
-    """The CSeq header (RFC 3261 §20.16): sequence number and method."""
+    """The CSeq header (RFC 3261 §20.16): sequence number and method.
+
+    A plain class (every message parses or builds one or two): mypyc compiles its
+    ``__init__`` and ``__eq__``, where a dataclass's generated ones stay interpreted.
+    """
+
+    __slots__ = ("method", "seq")
 
     seq: int
     method: str
+
+    def __init__(self, seq: int, method: str) -> None:
+        self.seq = seq
+        self.method = method
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CSeq):
+            return NotImplemented
+        return self.seq == other.seq and self.method == other.method
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CSeq(seq={self.seq!r}, method={self.method!r})"
 
     @classmethod
     def parse(cls, text: str) -> CSeq:

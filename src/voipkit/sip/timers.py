@@ -21,6 +21,8 @@ K = TypeVar("K", bound=Hashable)
 class TimerName(Enum):
     """RFC 3261 §17 timer letters; L and M come from RFC 6026."""
 
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code
+
     A = "A"  # client INVITE: retransmit request (unreliable transports)
     B = "B"  # client INVITE: give up waiting for a response
     D = "D"  # client INVITE Completed: absorb final response retransmissions

@@ -105,28 +105,74 @@ class CoreConfig:
     "Add an empty ``rport`` to the Via of requests we send (RFC 3581; enableRport)."
 
 
-@dataclass(frozen=True, slots=True)
 class _AckWait:
-    """Heap key: our 2xx to an INVITE awaiting its ACK (RFC 3261 §13.3.1.4)."""
+    """Heap key: our 2xx to an INVITE awaiting its ACK (RFC 3261 §13.3.1.4).
+
+    Heap keys are plain classes with a cached hash (see ``TransactionKey``)."""
+
+    __slots__ = ("_hash", "cseq", "dialog")
 
     dialog: DialogId
     cseq: int
+    _hash: int
+
+    def __init__(self, dialog: DialogId, cseq: int) -> None:
+        self.dialog = dialog
+        self.cseq = cseq
+        self._hash = hash((dialog, cseq))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _AckWait):
+            return NotImplemented
+        return self.cseq == other.cseq and self.dialog == other.dialog
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"_AckWait(dialog={self.dialog!r}, cseq={self.cseq!r})"
 
 
-@dataclass(frozen=True, slots=True)
 class _TryingDue:
     """Heap key: a received INVITE's held-back 100 Trying (``CoreConfig.trying_delay``)."""
 
+    __slots__ = ("transaction",)
+
     transaction: TransactionKey
 
+    def __init__(self, transaction: TransactionKey) -> None:
+        self.transaction = transaction
 
-@dataclass(slots=True)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _TryingDue):
+            return NotImplemented
+        return self.transaction == other.transaction
+
+    def __hash__(self) -> int:
+        return hash(self.transaction) ^ 0x5A5A
+
+    def __repr__(self) -> str:
+        return f"_TryingDue(transaction={self.transaction!r})"
+
+
 class _Pending2xx:
+    """A 2xx being retransmitted until its ACK (RFC 3261 §13.3.1.4)."""
+
+    __slots__ = ("outgoing", "reliable", "response", "retransmissions", "started")
+
     outgoing: Outgoing
     response: Response
     started: float
-    retransmissions: int = 0
-    reliable: bool = False
+    retransmissions: int
+    reliable: bool
+
+    def __init__(self, outgoing: Outgoing, response: Response, started: float,
+                 retransmissions: int = 0, reliable: bool = False) -> None:
+        self.outgoing = outgoing
+        self.response = response
+        self.started = started
+        self.retransmissions = retransmissions
+        self.reliable = reliable
 
 
 

@@ -29,6 +29,8 @@ from voipkit.sip.transaction.keys import TransactionKey, TransactionSink, Transa
 class Verdict(Enum):
     """What became of a message handed to a transaction."""
 
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code
+
     PASS_UP = "pass_up"
     "Deliver to the transaction user."
 
@@ -41,6 +43,8 @@ class Verdict(Enum):
 
 class Outcome(Enum):
     """How a transaction ended, when a timer or transport error ended it."""
+
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code
 
     NONE = "none"
     "Nothing the transaction user must hear about (still running, or ended normally)."

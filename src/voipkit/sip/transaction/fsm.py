@@ -26,6 +26,8 @@ from voipkit.sip.errors import LocalProtocolError
 class State(Enum):
     """Transaction states (RFC 3261 §17; ACCEPTED from RFC 6026 §7)."""
 
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code
+
     CALLING = auto()
     TRYING = auto()
     PROCEEDING = auto()
@@ -37,6 +39,8 @@ class State(Enum):
 
 class Input(Enum):
     """Everything that can drive a transaction machine."""
+
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code
 
     # client side, from the wire
     PROVISIONAL = auto()  # 1xx received

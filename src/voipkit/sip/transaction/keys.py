@@ -9,7 +9,6 @@ results.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,11 +23,12 @@ if TYPE_CHECKING:
 class Role(Enum):
     """Which side of a transaction we are."""
 
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code
+
     CLIENT = "client"
     SERVER = "server"
 
 
-@dataclass(frozen=True, slots=True)
 class TransactionKey:
     """Identifies one transaction within a UserAgentCore.
 
@@ -37,31 +37,101 @@ class TransactionKey:
     sent-by and the CSeq method with ACK folded into INVITE (§17.2.3); when the
     branch lacks the magic cookie, ``branch`` holds the RFC 2543 signature
     (Request-URI, From tag, Call-ID, CSeq number) instead.
+
+    Immutable (read-only properties) and hashable. A plain class rather than a
+    frozen dataclass: it is a dict key several times per message, and mypyc
+    compiles an explicit ``__init__``/``__eq__``/``__hash__`` natively where a
+    dataclass's generated ones stay interpreted (docs/performance.md). The hash
+    is computed once, from the strings only (hashing an Enum runs Python code).
     """
 
-    role: Role
-    "CLIENT for requests we sent, SERVER for requests we received."
+    __slots__ = ("_branch", "_hash", "_method", "_role", "_sent_by")
 
-    branch: str
-    "The Via branch, or an ``rfc2543:`` signature for pre-3261 peers."
+    _role: Role
+    _branch: str
+    _method: str
+    _sent_by: str
+    _hash: int
 
-    method: str
-    "The CSeq method; ACK matches the INVITE transaction, CANCEL is its own."
+    def __init__(self, role: Role, branch: str, method: str, sent_by: str = "") -> None:
+        self._role = role
+        self._branch = branch
+        self._method = method
+        self._sent_by = sent_by
+        self._hash = hash((branch, method, sent_by))
 
-    sent_by: str = ""
-    "Top Via sent-by (``host:port``) of a received request; empty for clients."
+    @property
+    def role(self) -> Role:
+        "CLIENT for requests we sent, SERVER for requests we received."
+        return self._role
+
+    @property
+    def branch(self) -> str:
+        "The Via branch, or an ``rfc2543:`` signature for pre-3261 peers."
+        return self._branch
+
+    @property
+    def method(self) -> str:
+        "The CSeq method; ACK matches the INVITE transaction, CANCEL is its own."
+        return self._method
+
+    @property
+    def sent_by(self) -> str:
+        "Top Via sent-by (``host:port``) of a received request; empty for clients."
+        return self._sent_by
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TransactionKey):
+            return NotImplemented
+        return (self._hash == other._hash and self._branch == other._branch
+                and self._method == other._method and self._sent_by == other._sent_by
+                and self._role is other._role)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return (f"TransactionKey(role={self._role!r}, branch={self._branch!r}, "
+                f"method={self._method!r}, sent_by={self._sent_by!r})")
 
     def __str__(self) -> str:
-        at = f"@{self.sent_by}" if self.sent_by else ""
-        return f"{self.role.value}:{self.method}:{self.branch}{at}"
+        at = f"@{self._sent_by}" if self._sent_by else ""
+        return f"{self._role.value}:{self._method}:{self._branch}{at}"
 
 
-@dataclass(frozen=True, slots=True)
 class TransactionTimer:
-    """A heap key: one RFC timer of one transaction."""
+    """A heap key: one RFC timer of one transaction (immutable, hashable; see
+    ``TransactionKey`` for why it is not a dataclass)."""
 
-    transaction: TransactionKey
-    name: TimerName
+    __slots__ = ("_hash", "_name", "_transaction")
+
+    _transaction: TransactionKey
+    _name: TimerName
+    _hash: int
+
+    def __init__(self, transaction: TransactionKey, name: TimerName) -> None:
+        self._transaction = transaction
+        self._name = name
+        self._hash = hash((transaction._hash, name))
+
+    @property
+    def transaction(self) -> TransactionKey:
+        return self._transaction
+
+    @property
+    def name(self) -> TimerName:
+        return self._name
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TransactionTimer):
+            return NotImplemented
+        return self._name is other._name and self._transaction == other._transaction
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"TransactionTimer(transaction={self._transaction!r}, name={self._name!r})"
 
 
 def has_magic_cookie(branch: str | None) -> bool:
