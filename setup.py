@@ -31,6 +31,15 @@ core they drive: interpreted classes cannot subclass compiled ones, so every usa
 is compiled with its base; ``Usage`` itself is marked
 ``@mypyc_attr(allow_interpreted_subclasses=True)`` because applications and tests write
 their own usages in plain Python. ``sip/usage/__init__.py`` only re-exports.
+
+The media packet path is compiled too: every call builds an ``RtpStream`` (``stream.py``)
+and sends RTP and an RTCP BYE (``rtp.py``, ``rtcp.py``, ``stats.py``); a call that
+receives runs the jitter buffer and DTMF receiver (``jitter.py``, ``dtmf.py``). Their
+exception ``MalformedPacket`` lives in the interpreted ``media/errors.py``. mypyc
+type-checks them together with every module ``voipkit.media`` imports, so the build needs
+numpy, PyAV, pylibsrtp, soxr and webrtcvad (pyproject.toml's [build-system] lists them).
+Left interpreted: ``codecs/registry.py`` (mypyc cannot render the signature of a
+``kw_only`` dataclass whose required fields follow defaulted ones, ``CodecSpec``).
 """
 
 from __future__ import annotations
@@ -73,6 +82,12 @@ COMPILED = [
     "src/voipkit/sdp/model.py",
     "src/voipkit/sdp/parse.py",
     "src/voipkit/sdp/negotiate.py",
+    "src/voipkit/media/rtp.py",
+    "src/voipkit/media/rtcp.py",
+    "src/voipkit/media/stats.py",
+    "src/voipkit/media/jitter.py",
+    "src/voipkit/media/dtmf.py",
+    "src/voipkit/media/stream.py",
 ]
 
 
@@ -93,7 +108,7 @@ def _ext_modules() -> list[object]:
         print(f"voipkit: mypyc is not available ({exc}); installing the pure-Python package",
               file=sys.stderr)
         return []
-    print("voipkit: compiling the SIP core and SDP with mypyc: " + ", ".join(COMPILED),
+    print("voipkit: compiling the SIP core, SDP and the RTP path with mypyc: " + ", ".join(COMPILED),
           file=sys.stderr)
     # group_name gives the shared runtime library a stable name (voipkit_native__mypyc)
     # instead of a hash. Checks stay in: strip_asserts would change behaviour.

@@ -42,10 +42,12 @@ COMPILED = ["voipkit.sip.grammar", "voipkit.sip.uri", "voipkit.sip.headers",
             "voipkit.sip.usage.registration", "voipkit.sip.usage.subscription",
             "voipkit.sip.usage.refer", "voipkit.sip.usage.pager",
             "voipkit.sip.usage.publication",
-            "voipkit.sdp.model", "voipkit.sdp.parse", "voipkit.sdp.negotiate"]
+            "voipkit.sdp.model", "voipkit.sdp.parse", "voipkit.sdp.negotiate",
+            "voipkit.media.rtp", "voipkit.media.rtcp", "voipkit.media.stats",
+            "voipkit.media.jitter", "voipkit.media.dtmf", "voipkit.media.stream"]
 #: Never compiled (setup.py says why).
 INTERPRETED = ["voipkit.sip.status", "voipkit.sip.errors", "voipkit.base.errors",
-               "voipkit.sdp.errors"]
+               "voipkit.sdp.errors", "voipkit.media.errors"]
 FROM_SRC = Path(voipkit.__file__).resolve().is_relative_to(SRC)
 EXPECT_PURE = "1" in (os.environ.get("VOIPKIT_EXPECT_PURE"), os.environ.get("VOIPKIT_PURE_PYTHON"))
 EXPECT_COMPILED = os.environ.get("VOIPKIT_EXPECT_COMPILED") == "1"

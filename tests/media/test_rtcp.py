@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from voipkit.media.rtcp import (
     NTP_EPOCH_OFFSET,
+    REPORT_BLOCK_SIZE,
     ReportBlock,
     RtcpByePacket,
     RtcpFirPacket,
@@ -86,7 +87,7 @@ def test_report_block_loss_saturates_at_24_bits() -> None:
     assert ReportBlock.parse(bytes(ReportBlock(ssrc=1, packets_lost=-9_000_000))).packets_lost == (
         -0x800000
     )
-    assert len(bytes(block)) == ReportBlock.SIZE == 24
+    assert len(bytes(block)) == REPORT_BLOCK_SIZE == 24
 
 
 def test_unknown_types_are_kept_raw() -> None:

@@ -183,7 +183,7 @@ def test_dtmf_digits_arrive_once_each_without_disturbing_audio() -> None:
     a, b = pair()
     frames = tone_frames(60)
     before, out_before = run(a, b, frames[:5])
-    a.send_dtmf("1#", 0.1, now=5 * PTIME)
+    a.send_dtmf("1#", duration=0.1, now=5 * PTIME)
     after, out_after = run(a, b, frames[5:], start=5)
     sent, out = before + after, np.concatenate((out_before, out_after))
     events = [p for p in map(RtpPacket.parse, sent) if p.payload_type == 101]

@@ -153,10 +153,33 @@ def _portaudio_devices() -> list[dict[str, Any]]:
     PortAudio query per call cost a busy UAS ~7 % of its time); ``rescan_devices``
     forgets it.
     """
+    return [dict(d) for d in _scan()]
+
+
+def _scan() -> list[dict[str, Any]]:
+    """The kept PortAudio list (queried on first use); not to be changed."""
     global _scanned
     if _scanned is None:
         _scanned = _query_portaudio()
-    return [dict(d) for d in _scanned]
+    return _scanned
+
+
+_card_found: tuple[list[dict[str, Any]], bool] | None = None
+"""(the scan it was decided from, whether it lists a card that captures and one that plays)."""
+
+
+def _card_available() -> bool:
+    """True when the PortAudio list offers an input and an output device.
+
+    Decided once per scan (``default_audio_device`` asks for every call, and building
+    the device lists each time was measurable on a busy UAS); a rescan decides again.
+    """
+    global _card_found
+    scanned = _scan()
+    found = _card_found
+    if found is None or found[0] is not scanned:
+        found = _card_found = (scanned, bool(recording_devices()) and bool(playout_devices()))
+    return found[1]
 
 
 def _query_portaudio() -> list[dict[str, Any]]:
@@ -336,7 +359,7 @@ def default_audio_device(
     the card's devices and volumes, or (``use_sound_card=False``) the virtual device.
     """
     use_card = settings is None or settings.use_sound_card
-    if use_card and recording_devices() and playout_devices():
+    if use_card and _card_available():
         from voipkit.aio.sound_card import SoundCardDevice  # it imports this module
 
         chosen = settings if settings is not None else AudioDeviceSettings()

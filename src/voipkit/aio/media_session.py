@@ -59,7 +59,6 @@ microphone gain to ``microphone`` and the speaker gain to ``speaker``.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import time
@@ -224,6 +223,7 @@ class AudioSession:
         self._registry = registry
         self._stream: RtpStream | None = None
         self._device: AudioDevice | None = None
+        self._device_is_card = False
         self._chain: ProcessingChain | None = None
         self._far_end: Pcm | None = None
         self._switches = dict.fromkeys(_PROCESSING_SWITCHES, False)
@@ -359,6 +359,8 @@ class AudioSession:
             self._apply_switches(chain)
             if not any(self._switches.values()):
                 chain.close()
+        elif self._device is not None and any(self._switches.values()):
+            self._chain = self._new_chain()  # the first switch turned on mid-call
 
     def _apply_switches(self, chain: ProcessingChain) -> None:
         chain.vad = self._switches["vad"]
@@ -390,9 +392,11 @@ class AudioSession:
             self._local_fmtp = local_fmtp
         if bitrates is not None:
             self._bitrates = bitrates
-        config = StreamConfig.from_negotiated(media, self._registry, local_fmtp=self._local_fmtp,
-                                              bitrates=self._bitrates)
-        config = dataclasses.replace(config, device_rate=device_rate_for(config.codec))
+        send = media.send_codec
+        spec = self._registry.find(send.encoding, send.clock_rate, send.channels)
+        config = StreamConfig.from_negotiated(
+            media, self._registry, local_fmtp=self._local_fmtp, bitrates=self._bitrates,
+            device_rate=None if spec is None else device_rate_for(spec))
         rtp: Address | None = (media.remote_address, media.remote_port)
         rtcp: Address | None = media.remote_rtcp
         if media.remote_port == 0 or media.remote_address in ("0.0.0.0", "::"):
@@ -437,14 +441,16 @@ class AudioSession:
         cfg = self._stream.config
         if self._chain is not None:
             self._chain.close()
-        self._chain = ProcessingChain(sample_rate=cfg.audio_rate,
-                                      frame_samples=cfg.device_samples)
-        self._apply_switches(self._chain)
+        # built when a switch is on: a call that processes nothing never needs one
+        self._chain = self._new_chain() if any(self._switches.values()) else None
         self._far_end = None
+        playout = _Playout(self)
         self._device = default_audio_device(
             self._loop, ptime=cfg.ptime, sample_rate=cfg.audio_rate,
-            capture=self._source, playout=_Playout(self), on_capture=self._on_capture,
-            playout_source=_Playout(self), settings=self.device_settings)
+            capture=self._source, playout=playout, on_capture=self._on_capture,
+            playout_source=playout, settings=self.device_settings)
+        # asked once per device, not twice per tick
+        self._device_is_card = hasattr(self._device, "mic_volume")
         self._mute_card_microphone()
         # the first frame is the first ptime of sound, ready when that ptime has passed
         self._device.start(self._loop.time() + cfg.ptime)
@@ -454,6 +460,13 @@ class AudioSession:
         self._started = False
         if self._device is not None:
             self._device.stop()
+
+    def _new_chain(self) -> ProcessingChain:
+        assert self._stream is not None
+        cfg = self._stream.config
+        chain = ProcessingChain(sample_rate=cfg.audio_rate, frame_samples=cfg.device_samples)
+        self._apply_switches(chain)
+        return chain
 
     # -- the tick ------------------------------------------------------------------------
 
@@ -547,7 +560,7 @@ class AudioSession:
     @property
     def _card(self) -> bool:
         """True when the device is a sound card (it applies the volumes itself)."""
-        return self._device is not None and hasattr(self._device, "mic_volume")
+        return self._device is not None and self._device_is_card
 
     def _mute_card_microphone(self) -> None:
         """A card mixes its microphone itself: its gain is 0 while the microphone is
@@ -762,7 +775,7 @@ class AudioSession:
         """
         if self._stream is None:
             raise RuntimeError("configure() the audio session before sending DTMF")
-        self._stream.send_dtmf(digits, duration, now=self._loop.time())
+        self._stream.send_dtmf(digits, duration=duration, now=self._loop.time())
 
     def statistics(self) -> dict[str, int | float | str | None]:
         """The stream's statistics now, plus the socket counters and addresses."""

@@ -70,8 +70,10 @@ def _family(ip: str) -> socket.AddressFamily:
         raise TransportError(f"not an IP address to bind RTP to: {ip!r}", address=ip) from exc
 
 
-def _bind(family: socket.AddressFamily, ip: str, port: int) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_DGRAM)
+def _bind(family: socket.AddressFamily, ip: str, port: int) -> socket.SocketType:
+    # the C socket type itself: the ``socket.socket`` subclass adds only a Python-level
+    # __init__ and close() (file-object bookkeeping) that every call would pay twice
+    sock = socket.SocketType(family, socket.SOCK_DGRAM)
     try:
         sock.bind((ip, port))
     except OSError:
@@ -81,7 +83,7 @@ def _bind(family: socket.AddressFamily, ip: str, port: int) -> socket.socket:
     return sock
 
 
-def _set_dscp(sock: socket.socket, family: socket.AddressFamily, dscp: int) -> None:
+def _set_dscp(sock: socket.SocketType, family: socket.AddressFamily, dscp: int) -> None:
     """DSCP goes in the top six bits of the TOS / traffic-class byte (RFC 2474 §3)."""
     tos = (dscp & 0x3F) << 2
     if family == socket.AF_INET6:
@@ -108,8 +110,8 @@ class RtpSocketPair:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        rtp_sock: socket.socket,
-        rtcp_sock: socket.socket,
+        rtp_sock: socket.SocketType,
+        rtcp_sock: socket.SocketType,
         *,
         on_rtp: PacketHandler | None = None,
         on_rtcp: PacketHandler | None = None,
@@ -125,16 +127,18 @@ class RtpSocketPair:
         self.counters = RtpSocketCounters()
         self._rtp = rtp_sock
         self._rtcp = rtcp_sock
-        self.local_ip: str = rtp_sock.getsockname()[0]
-        self.rtp_port: int = rtp_sock.getsockname()[1]
+        local = rtp_sock.getsockname()
+        self.local_ip: str = local[0]
+        self.rtp_port: int = local[1]
         self.rtcp_port: int = rtcp_sock.getsockname()[1]
         self._sdp_rtp: Address | None = None
         self._sdp_rtcp: Address | None = None
         self._latched_rtp: Address | None = None
         self._latched_rtcp: Address | None = None
         self.set_remote(remote_rtp, remote_rtcp)
-        self._buffer = bytearray(recv_buffer_size)
-        self._view = memoryview(self._buffer)
+        self._buffer_size = recv_buffer_size
+        self._buffer: bytearray | None = None  # allocated by the first datagram
+        self._view = memoryview(b"")
         self._closed = False
         loop.add_reader(rtp_sock.fileno(), self._on_readable, rtp_sock, True)
         loop.add_reader(rtcp_sock.fileno(), self._on_readable, rtcp_sock, False)
@@ -244,19 +248,23 @@ class RtpSocketPair:
 
     # -- I/O -----------------------------------------------------------------------
 
-    def _on_readable(self, sock: socket.socket, is_rtp: bool) -> None:
+    def _on_readable(self, sock: socket.SocketType, is_rtp: bool) -> None:
         counters = self.counters
         handler = self.on_rtp if is_rtp else self.on_rtcp
+        buffer = self._buffer
+        if buffer is None:
+            buffer = self._buffer = bytearray(self._buffer_size)
+            self._view = memoryview(buffer)
         for _ in range(RECV_BATCH):
             try:
-                n, source = sock.recvfrom_into(self._buffer)
+                n, source = sock.recvfrom_into(buffer)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # e.g. ICMP port unreachable surfacing as ECONNREFUSED
                 counters.dropped += 1
                 logger.debug("RTP receive on port %d: %s", sock.getsockname()[1], exc)
                 continue
-            if n >= len(self._buffer):
+            if n >= len(buffer):
                 counters.dropped += 1
                 continue
             addr: Address = (source[0], source[1])
@@ -274,7 +282,7 @@ class RtpSocketPair:
             if self._closed:
                 return
 
-    def _send(self, sock: socket.socket, data: bytes, to: Address | None) -> bool:
+    def _send(self, sock: socket.SocketType, data: bytes, to: Address | None) -> bool:
         if to is None or self._closed:
             self.counters.dropped += 1
             return False
@@ -312,12 +320,12 @@ class RtpSocketPair:
         return self._closed
 
     @property
-    def rtp_socket(self) -> socket.socket:
+    def rtp_socket(self) -> socket.SocketType:
         """The RTP socket (for socket options; do not read from it)."""
         return self._rtp
 
     @property
-    def rtcp_socket(self) -> socket.socket:
+    def rtcp_socket(self) -> socket.SocketType:
         """The RTCP socket (for socket options; do not read from it)."""
         return self._rtcp
 

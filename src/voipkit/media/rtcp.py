@@ -23,6 +23,7 @@ __all__ = [
     "NTP_EPOCH_OFFSET",
     "PSFB_FIR",
     "PSFB_PLI",
+    "REPORT_BLOCK_SIZE",
     "RTPFB_NACK",
     "ReportBlock",
     "RtcpByePacket",
@@ -151,6 +152,10 @@ def _padding_bytes(padding: int) -> bytes:
     return bytes(padding - 1) + bytes([padding]) if padding else b""
 
 
+REPORT_BLOCK_SIZE = 24
+"""Octets of one reception report block (RFC 3550 §6.4.1)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ReportBlock:
     """One reception report block (RFC 3550 §6.4.1).
@@ -170,7 +175,6 @@ class ReportBlock:
     lsr: int = 0
     dlsr: int = 0
 
-    SIZE = 24
 
     @classmethod
     def parse(cls, data: bytes, offset: int = 0) -> ReportBlock:
@@ -200,13 +204,13 @@ class ReportBlock:
 
 
 def _parse_blocks(body: bytes, offset: int, count: int, kind: str) -> list[ReportBlock]:
-    need = offset + count * ReportBlock.SIZE
+    need = offset + count * REPORT_BLOCK_SIZE
     if need > len(body):
         raise MalformedPacket(
-            f"RTCP {kind} announces {count} report blocks ({count * ReportBlock.SIZE} bytes) "
+            f"RTCP {kind} announces {count} report blocks ({count * REPORT_BLOCK_SIZE} bytes) "
             f"but only {len(body) - offset} bytes follow"
         )
-    return [ReportBlock.parse(body, offset + i * ReportBlock.SIZE) for i in range(count)]
+    return [ReportBlock.parse(body, offset + i * REPORT_BLOCK_SIZE) for i in range(count)]
 
 
 @dataclass(slots=True)
@@ -237,7 +241,7 @@ class RtcpSrPacket:
         ntp, rtp_ts, packets, octets = _SENDER_INFO.unpack_from(body, 4)
         offset = 4 + _SENDER_INFO.size
         reports = _parse_blocks(body, offset, count, "SR")
-        rest = body[offset + count * ReportBlock.SIZE :]
+        rest = body[offset + count * REPORT_BLOCK_SIZE :]
         return cls(ssrc, ntp, rtp_ts, packets, octets, reports, bytes(rest), padding)
 
     def __bytes__(self) -> bytes:
@@ -271,7 +275,7 @@ class RtcpRrPacket:
             raise MalformedPacket(f"RTCP RR body is {len(body)} bytes, shorter than its SSRC")
         (ssrc,) = struct.unpack_from("!I", body)
         reports = _parse_blocks(body, 4, count, "RR")
-        rest = body[4 + count * ReportBlock.SIZE :]
+        rest = body[4 + count * REPORT_BLOCK_SIZE :]
         return cls(ssrc, reports, bytes(rest), padding)
 
     def __bytes__(self) -> bytes:

@@ -15,6 +15,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from voipkit.media.errors import MalformedPacket
+
 __all__ = [
     "ONE_BYTE_PROFILE",
     "RTP_VERSION",
@@ -32,10 +34,6 @@ TWO_BYTE_PROFILE = 0x1000  # RFC 8285 §4.3: 0x100 in the top 12 bits, "appbits"
 
 _FIXED_HEADER = struct.Struct("!BBHII")
 _EXTENSION_HEADER = struct.Struct("!HH")
-
-
-class MalformedPacket(ValueError):  # noqa: N818 (contracted name)
-    """Bytes that cannot be an RTP/RTCP packet. The message says exactly why."""
 
 
 def is_rtcp(data: bytes) -> bool:

@@ -388,7 +388,7 @@ class RtpStream:
         self._event_timestamp = 0
         self._talkspurt = True  # the next audio packet starts a talkspurt (marker bit)
         self._sent_since_report = False
-        self._jitter = self._new_jitter_buffer()
+        self._jitter: JitterBuffer | None = None  # made by the first packet (``jitter_buffer``)
         self._remote_ssrc: int | None = None
         self._candidate: int | None = None
         self._candidate_count = 0
@@ -468,7 +468,7 @@ class RtpStream:
                 or config.ptime != old.ptime or config.audio_rate != old.audio_rate):
             self._decoders.clear()
         if config.frame_samples != old.frame_samples or config.codec != old.codec:
-            self._jitter = self._new_jitter_buffer()
+            self._jitter = None  # a new one for the new packet size, at the next packet
             self._rx_fifo = silence(0)
             self._rx_owed = 0.0
         if not old.direction.sends:
@@ -650,7 +650,7 @@ class RtpStream:
             return data
         return self._srtp.protect_rtcp(data)
 
-    def send_dtmf(self, digits: str, duration: float = 0.1, *, now: float) -> None:
+    def send_dtmf(self, digits: str, *, now: float, duration: float = 0.1) -> None:
         """Queue RFC 4733 events for each character of ``digits`` (0-9 * # A-D !).
 
         ``now`` is when the request was made; the events go out on the next
@@ -722,8 +722,8 @@ class RtpStream:
             counters.discarded += 1
             return
         self._last_audio = (packet.sequence_number, packet.timestamp)
-        self._jitter.put_payload(packet.sequence_number, packet.timestamp,
-                                 bytes([pt]) + packet.payload, arrival=arrival,
+        self.jitter_buffer.put_payload(packet.sequence_number, packet.timestamp,
+                                       bytes([pt]) + packet.payload, arrival=arrival,
                                  ssrc=packet.ssrc, marker=packet.marker)
 
     def _receive_event(self, packet: RtpPacket, arrival: float) -> None:
@@ -747,7 +747,7 @@ class RtpStream:
             delta = (packet.sequence_number - last_seq) & 0xFFFF
             if 0 < delta < 0x8000:
                 ts = (last_ts + delta * cfg.frame_samples) & _TS_MASK
-                self._jitter.put_payload(packet.sequence_number, ts,
+                self.jitter_buffer.put_payload(packet.sequence_number, ts,
                                          bytes([cfg.telephone_event_pt]), arrival=arrival,
                                          ssrc=packet.ssrc)
 
@@ -780,7 +780,8 @@ class RtpStream:
                                        min_sequential=1)
         self._dtmf_receiver = DtmfReceiver()
         self._last_audio = None
-        self._jitter.reset()
+        if self._jitter is not None:
+            self._jitter.reset()
 
     @property
     def remote_ssrc(self) -> int | None:
@@ -823,7 +824,9 @@ class RtpStream:
     def _next_decoded(self, now: float) -> tuple[Pcm, int]:
         """One packet's worth of PCM from the jitter buffer and the rate it is at."""
         cfg = self._config
-        item = self._jitter.pop(now=now)
+        jitter = self._jitter
+        # no buffer yet: nothing was received, the buffer would still be prefetching
+        item = jitter.pop(now=now) if jitter is not None else None
         if isinstance(item, Frame):
             pt, body = item.payload[0], item.payload[1:]
             if pt == cfg.telephone_event_pt and pt not in cfg.accepted:
@@ -847,7 +850,7 @@ class RtpStream:
             if last is not None and self.concealment:
                 rate = self._last_rate
                 samples = round(cfg.ptime * rate)
-                following = self._jitter.peek_next()
+                following = jitter.peek_next() if jitter is not None else None
                 if (self.fec and isinstance(last, OpusDecoder) and following
                         and following[0] == self._last_pt):
                     # RFC 7587 §3.2: the next packet's LBRR data is this lost frame
@@ -986,6 +989,7 @@ class RtpStream:
         expected = receiver.expected if receiver is not None else 0
         lost = receiver.cumulative_lost if receiver is not None else 0
         remote = self._remote_report
+        jitter = self.jitter_buffer
         return {
             "codec": self._config.codec.name,
             "payload_type": self._config.payload_type,
@@ -1000,14 +1004,14 @@ class RtpStream:
             "fraction_lost": max(0, lost) / expected if expected > 0 else 0.0,
             "jitter_ms": 1000 * receiver.jitter_seconds if receiver is not None else 0.0,
             "rtt_ms": None if self._rtt is None else 1000 * self._rtt,
-            "late": self._jitter.stats.late,
-            "duplicates": self._jitter.stats.duplicates,
-            "jitter_discarded": self._jitter.stats.discarded,
+            "late": jitter.stats.late,
+            "duplicates": jitter.stats.duplicates,
+            "jitter_discarded": jitter.stats.discarded,
             "malformed": c.malformed,
             "concealed_frames": c.concealed_frames,
             "fec_frames": c.fec_frames,
-            "underruns": self._jitter.stats.underruns,
-            "jitter_buffer_delay_ms": 1000 * self._jitter.delay,
+            "underruns": jitter.stats.underruns,
+            "jitter_buffer_delay_ms": 1000 * jitter.delay,
             "dtmf_sent": c.dtmf_sent,
             "dtmf_received": c.dtmf_received,
             "rtcp_sent": c.rtcp_sent,
@@ -1047,5 +1051,11 @@ class RtpStream:
 
     @property
     def jitter_buffer(self) -> JitterBuffer:
-        """The receive jitter buffer (for its ``stats`` and ``delay``)."""
-        return self._jitter
+        """The receive jitter buffer (for its ``stats`` and ``delay``).
+
+        Made on first use (the first packet received): a call that ends before any
+        packet arrives never builds one."""
+        jitter = self._jitter
+        if jitter is None:
+            jitter = self._jitter = self._new_jitter_buffer()
+        return jitter

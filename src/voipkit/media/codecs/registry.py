@@ -134,6 +134,12 @@ class CodecRegistry:
 
     def __init__(self, specs: Iterable[CodecSpec]) -> None:
         self._specs = list(specs)
+        # (lower-case name, clock rate, channels) -> the first matching row: every call
+        # looks its codecs up (send codec and each received payload type), so the scan
+        # of ``matches`` over the table is done once here. The rows never change.
+        self._index: dict[tuple[str, int, int], CodecSpec] = {}
+        for spec in self._specs:
+            self._index.setdefault((spec.name.lower(), spec.clock_rate, spec.channels), spec)
 
     def __iter__(self) -> Iterator[CodecSpec]:
         return iter(self._specs)
@@ -142,11 +148,9 @@ class CodecRegistry:
         return len(self._specs)
 
     def find(self, encoding: str, clock_rate: int, channels: int = 1) -> CodecSpec | None:
-        """The row for an rtpmap, or None (names compare case-insensitively)."""
-        for spec in self._specs:
-            if spec.matches(encoding, clock_rate, channels):
-                return spec
-        return None
+        """The row for an rtpmap, or None (names compare case-insensitively, RFC 4566
+        §6): the first row that ``matches``."""
+        return self._index.get((encoding.lower(), clock_rate, channels))
 
     def find_static(self, payload_type: int) -> CodecSpec | None:
         """The row with a static payload type (for an m= line without rtpmap, RFC 3551 §6)."""
