@@ -25,6 +25,7 @@ from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from voipkit.aio.audio_device import sounddevice_available
 from voipkit.aio.errors import TransportError
 from voipkit.aio.keepalive import KeepAliveScheduler
 from voipkit.aio.media_session import AudioSession
@@ -128,6 +129,22 @@ AUDIO_DSCP = 46
 TRYING_DELAY = 0.1
 """Seconds an incoming INVITE waits for the application's 180/183/final response before the
 stack sends 100 Trying itself (RFC 3261 §17.2.1 needs it only past 200 ms)."""
+
+
+_sound_cards_scanned = False
+
+
+async def _scan_sound_cards(loop: asyncio.AbstractEventLoop) -> None:
+    """Ask PortAudio for its sound cards once per process, in a worker thread.
+
+    Otherwise the first call does it on the loop: importing sounddevice and
+    initialising PortAudio (ALSA probes its plugins) held the loop ~15 ms inside the
+    first answer. The list is kept until ``aio.audio_device.rescan_devices``.
+    """
+    global _sound_cards_scanned
+    if not _sound_cards_scanned:
+        await loop.run_in_executor(None, sounddevice_available)
+        _sound_cards_scanned = True
 
 
 class Phone:
@@ -254,6 +271,7 @@ class Phone:
                                        software=self.config.user_agent)
         self._keepalive = KeepAliveScheduler(self._transports, interval=0, stun=self._stun,
                                              on_failure=self._on_flow_failed)
+        await _scan_sound_cards(self._loop)
 
     async def close(self) -> None:
         """Hang up every call, unregister every account, close every socket."""
