@@ -21,7 +21,16 @@ from an ``OSError`` (``api.errors.TransactionTimeout(SipError, TimeoutError)``) 
 with "multiple bases have instance lay-out conflict". Errors are off the hot path anyway.
 For the same reason the SDP errors live in the interpreted ``sdp/errors.py`` (``media.srtp``
 subclasses them), so ``sdp/model.py``, ``parse.py`` and ``negotiate.py`` can be compiled:
-every call a UAS answers parses an offer and builds an answer.
+every call a UAS answers parses an offer and builds an answer. ``AuthError`` and
+``ReplacesError`` live in ``sip/errors.py`` for the same reason, so that ``sip/auth.py``
+and ``sip/replaces.py`` can be compiled.
+
+The dialog usages (``sip/usage/*.py``: the manager, the invite session and its helpers,
+registration, subscriptions, REFER, MESSAGE, PUBLISH) are compiled as one group with the
+core they drive: interpreted classes cannot subclass compiled ones, so every usage class
+is compiled with its base; ``Usage`` itself is marked
+``@mypyc_attr(allow_interpreted_subclasses=True)`` because applications and tests write
+their own usages in plain Python. ``sip/usage/__init__.py`` only re-exports.
 
 The media packet path is compiled too: every call builds an ``RtpStream`` (``stream.py``)
 and sends RTP and an RTCP BYE (``rtp.py``, ``rtcp.py``, ``stats.py``); a call that
@@ -58,6 +67,20 @@ COMPILED = [
     "src/voipkit/sip/dialog.py",
     "src/voipkit/sip/validate.py",
     "src/voipkit/sip/ua.py",
+    "src/voipkit/sip/events.py",
+    "src/voipkit/sip/auth.py",
+    "src/voipkit/sip/replaces.py",
+    "src/voipkit/sip/usage/base.py",
+    "src/voipkit/sip/usage/manager.py",
+    "src/voipkit/sip/usage/offer_answer.py",
+    "src/voipkit/sip/usage/session_timer.py",
+    "src/voipkit/sip/usage/prack.py",
+    "src/voipkit/sip/usage/invite.py",
+    "src/voipkit/sip/usage/registration.py",
+    "src/voipkit/sip/usage/subscription.py",
+    "src/voipkit/sip/usage/refer.py",
+    "src/voipkit/sip/usage/pager.py",
+    "src/voipkit/sip/usage/publication.py",
     "src/voipkit/sdp/model.py",
     "src/voipkit/sdp/parse.py",
     "src/voipkit/sdp/negotiate.py",

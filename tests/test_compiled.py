@@ -10,7 +10,10 @@ Proves that ``make test`` really exercises both builds of the one source:
   could shadow them;
 - status.py and the error modules are always .py files, so exceptions still combine with
   OSError subclasses (a compiled exception class would have a conflicting layout);
-- the compiled value classes still build through ``copy.copy`` and ``dataclasses.replace``.
+- the compiled value classes still build through ``copy.copy`` and ``dataclasses.replace``;
+- the exceptions of the compiled ``sip.auth`` and ``sip.replaces`` are the interpreted
+  ones of ``sip.errors``, and an application's own (interpreted) ``Usage`` subclass
+  still works with the compiled usage manager.
 """
 
 from __future__ import annotations
@@ -32,7 +35,14 @@ COMPILED = ["voipkit.sip.grammar", "voipkit.sip.uri", "voipkit.sip.headers",
             "voipkit.sip.transaction.fsm", "voipkit.sip.transaction.keys",
             "voipkit.sip.transaction.client", "voipkit.sip.transaction.server",
             "voipkit.sip.transaction.layer", "voipkit.sip.dialog", "voipkit.sip.validate",
-            "voipkit.sip.ua", "voipkit.sdp.model", "voipkit.sdp.parse", "voipkit.sdp.negotiate",
+            "voipkit.sip.ua", "voipkit.sip.events", "voipkit.sip.auth", "voipkit.sip.replaces",
+            "voipkit.sip.usage.base", "voipkit.sip.usage.manager",
+            "voipkit.sip.usage.offer_answer", "voipkit.sip.usage.session_timer",
+            "voipkit.sip.usage.prack", "voipkit.sip.usage.invite",
+            "voipkit.sip.usage.registration", "voipkit.sip.usage.subscription",
+            "voipkit.sip.usage.refer", "voipkit.sip.usage.pager",
+            "voipkit.sip.usage.publication",
+            "voipkit.sdp.model", "voipkit.sdp.parse", "voipkit.sdp.negotiate",
             "voipkit.media.rtp", "voipkit.media.rtcp", "voipkit.media.stats",
             "voipkit.media.jitter", "voipkit.media.dtmf", "voipkit.media.stream",
             "voipkit.media.codecs.registry"]
@@ -113,3 +123,41 @@ def test_values_copy_and_replace_in_either_mode() -> None:
     assert str(dataclasses.replace(msg.via[0], port=None)) == (
         "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-1")
     assert copy.copy(msg.via[0]) == Via("UDP", "192.0.2.1", 5060, {"branch": "z9hG4bK-1"})
+
+
+def test_compiled_modules_raise_interpreted_errors() -> None:
+    from voipkit.sip import auth, errors, replaces
+
+    assert auth.AuthError is errors.AuthError and issubclass(auth.AuthError, ValueError)
+    assert auth.UnsupportedChallengeError is errors.UnsupportedChallengeError
+    assert replaces.ReplacesError is errors.ReplacesError
+    with pytest.raises(errors.AuthError, match="empty authentication header value"):
+        auth.Challenge.parse("")
+    with pytest.raises(errors.ReplacesError):
+        replaces.parse_replaces("no tags here")
+
+
+def test_an_interpreted_usage_subclass_runs_in_either_mode() -> None:
+    from collections.abc import Hashable
+
+    from voipkit.base.ids import SequentialIds
+    from voipkit.sip.addressing import Destination, TransportKind
+    from voipkit.sip.usage import Usage, UsageManager
+    from voipkit.testing import make_core
+
+    class Alarm(Usage):
+        def __init__(self, host: UsageManager, usage_id: int) -> None:
+            super().__init__(host, usage_id)
+            self.rang: list[float] = []
+
+        def on_timer(self, name: Hashable, *, now: float) -> None:
+            self.rang.append(now)
+
+    here = Destination(TransportKind.UDP, "127.0.0.1", 5060)
+    manager = UsageManager(make_core(here, prefix="a"), ids=SequentialIds("u"))
+    alarm = Alarm(manager, manager.new_usage_id())
+    manager.add(alarm)
+    manager.schedule(alarm, "wake", 2.0)
+    assert manager.get_timer() == 2.0
+    manager.handle_timer(now=2.0)
+    assert alarm.rang == [2.0] and manager.live(Alarm) == 1

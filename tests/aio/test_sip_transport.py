@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -343,3 +344,28 @@ def test_udp_send_needs_a_listener_of_the_right_family() -> None:
     run(main)
 
 
+
+
+def test_udp_listener_asks_for_a_large_receive_buffer() -> None:
+    # The kernel grants at most net.core.rmem_max (and reports twice what it keeps);
+    # with the option off the socket keeps the system default.
+    rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())
+    default_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    system_default = default_sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    default_sock.close()
+
+    async def main() -> None:
+        big = SipTransports()
+        plain = SipTransports(config=TransportConfig(udp_receive_buffer=0))
+        try:
+            await big.listen(TransportKind.UDP, "127.0.0.1")
+            await plain.listen(TransportKind.UDP, "127.0.0.1")
+            granted = big.counters["udp_receive_buffer"]
+            assert granted >= min(TransportConfig().udp_receive_buffer, rmem_max)
+            assert granted >= system_default
+            assert plain.counters["udp_receive_buffer"] == system_default
+        finally:
+            await big.close()
+            await plain.close()
+
+    run(main)

@@ -600,7 +600,7 @@ def test_register_while_failed_starts_over() -> None:
 def test_config_is_validated_and_hides_the_password() -> None:
     base: dict[str, object] = {
         "aor": SipUri.parse(AOR), "registrar": SipUri.parse("sip:example.com"),
-        "contact": SipUri.parse(CONTACT), "targets": [REGISTRAR],
+        "contact": SipUri.parse(CONTACT), "targets": (REGISTRAR,),
         "credentials": Credentials("alice", "hunter2"),
     }
     config = RegistrationConfig(**base)  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ class EventBus:
         self._queues: list[tuple[tuple[type[Any], ...], asyncio.Queue[Any]]] = []
         self._parent = parent
         self._tasks: set[asyncio.Task[None]] = set()
+        self._wanted: dict[type[Any], bool] = {}  # wants() answers; cleared on every change
         self.handler_errors = 0
         "How many handler calls raised (each one was logged)."
 
@@ -38,6 +39,7 @@ class EventBus:
 
         def register(handler: Handler[E]) -> Handler[E]:
             self._handlers.append((event_type, handler))
+            self._wanted.clear()
             return handler
 
         return register
@@ -45,12 +47,20 @@ class EventBus:
     def off(self, handler: Callable[[Any], Any]) -> None:
         """Stop calling ``handler``."""
         self._handlers = [(t, h) for t, h in self._handlers if h is not handler]
+        self._wanted.clear()
 
     def wants(self, event_type: type[Any]) -> bool:
-        """True when some handler or iterator here would receive an ``event_type`` event."""
-        if any(issubclass(event_type, t) for t, _ in self._handlers):
-            return True
-        return any(not types or issubclass(event_type, types) for types, _ in self._queues)
+        """True when some handler or iterator here would receive an ``event_type`` event.
+
+        Answered from a cache kept until the next ``on``/``off``/``events``/``wait_for``
+        (the phone asks it for every SIP message it traces)."""
+        wanted = self._wanted.get(event_type)
+        if wanted is None:
+            wanted = (any(issubclass(event_type, t) for t, _ in self._handlers)
+                      or any(not types or issubclass(event_type, types)
+                             for types, _ in self._queues))
+            self._wanted[event_type] = wanted
+        return wanted
 
     def emit(self, event: object) -> None:
         """Deliver ``event`` now (coroutine handlers are started as tasks), then to the parent."""
@@ -89,11 +99,13 @@ class EventBus:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         entry = (types, queue)
         self._queues.append(entry)
+        self._wanted.clear()
         try:
             while True:
                 yield await queue.get()
         finally:
             self._queues.remove(entry)
+            self._wanted.clear()
 
     async def wait_for(self, event_type: type[E], predicate: Callable[[E], bool] | None = None,
                        *, timeout: float | None = None) -> E:
@@ -105,6 +117,7 @@ class EventBus:
                 future.set_result(event)
 
         self._handlers.append((event_type, check))
+        self._wanted.clear()
         try:
             return await asyncio.wait_for(future, timeout)
         finally:

@@ -219,7 +219,8 @@ class Phone:
         tls_config = TlsConfig(verify=tls.verify, ca_file=tls.ca_file, ca_path=tls.ca_path,
                                ciphers=tls.ciphers, cert_file=tls.cert_file, key_file=tls.key_file)
         self._transports = SipTransports(config=TransportConfig(tls=tls_config),
-                                         trace=self._on_trace)
+                                         trace=self._on_trace,
+                                         trace_wanted=self._tracing)
         # a 100 only when the application takes more than TRYING_DELAY to ring or answer
         core_config = CoreConfig(timers=self.config.timers, user_agent=self.config.user_agent,
                                  allow=ALLOW, supported=SUPPORTED, auto_options=False,
@@ -786,9 +787,10 @@ class Phone:
             response.headers.set("Allow", ", ".join(ALLOW))
         self.manager.send_response(response, now=now)
 
+    def _tracing(self) -> bool:
+        return self.bus.wants(SignalingTraced)  # nobody listens: no record per message
+
     def _on_trace(self, record: TraceRecord) -> None:
-        if not self.bus.wants(SignalingTraced):
-            return  # nobody listens: skip the per-message work
         match = _CALL_ID.search(record.data)
         call = None
         if match is not None:

@@ -26,6 +26,8 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from enum import Enum
 
+from voipkit.sip.errors import AuthError, UnsupportedChallengeError
+
 __all__ = [
     "Algorithm",
     "AuthError",
@@ -46,22 +48,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class AuthError(ValueError):
-    """A Digest header value is malformed or cannot be answered.
-
-    Attributes:
-        reason: what is wrong, naming the parameter concerned.
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class UnsupportedChallengeError(AuthError):
-    """A well-formed challenge voipkit cannot answer (another scheme or algorithm)."""
 
 
 class Algorithm(Enum):

@@ -10,6 +10,14 @@ SipProtocolError            .status_hint, .reason (a voipkit.base.errors.Voipkit
 └── RemoteProtocolError     the peer did
     └── ParseError          (also a ValueError) bytes or values that are not valid SIP
         └── BadExtensionError    420: the request Requires option tags we do not support
+
+AuthError (a ValueError)    a Digest header value voipkit cannot use (``sip.auth``)
+└── UnsupportedChallengeError    well-formed, but another scheme or algorithm
+ReplacesError (a ValueError)     a Replaces header that cannot be used (``sip.replaces``)
+
+The last three belong to ``sip.auth`` and ``sip.replaces`` (which re-export them) but
+live here because those modules are compiled with mypyc and exception classes stay in
+interpreted modules (setup.py says why).
 """
 
 from __future__ import annotations
@@ -60,3 +68,28 @@ class BadExtensionError(ParseError):
     def __init__(self, reason: str, *, unsupported: tuple[str, ...]) -> None:
         super().__init__(reason, status_hint=420)
         self.unsupported = unsupported
+
+
+class AuthError(ValueError):
+    """A Digest header value is malformed or cannot be answered.
+
+    Attributes:
+        reason: what is wrong, naming the parameter concerned.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnsupportedChallengeError(AuthError):
+    """A well-formed challenge voipkit cannot answer (another scheme or algorithm)."""
+
+
+class ReplacesError(ValueError):
+    """A Replaces header that cannot be used; ``status_hint`` is the answer (400)."""
+
+    def __init__(self, reason: str, status_hint: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status_hint = status_hint

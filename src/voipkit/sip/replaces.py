@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from voipkit.sip.dialog import Dialog, DialogId, DialogState
+from voipkit.sip.errors import ReplacesError
 from voipkit.sip.message import Request
 from voipkit.sip.uri import SipUri, unescape
 
@@ -25,15 +26,6 @@ _CALLID = re.compile(f"{_WORD}(?:@{_WORD})?")
 # RFC 3261 §25.1: hnv-unreserved and unreserved characters stay as they are in a
 # URI header value; everything else is %HH-escaped.
 _HVALUE_SAFE = "[]/?:+$-_.!~*'()"
-
-
-class ReplacesError(ValueError):
-    """A Replaces header that cannot be used; ``status_hint`` is the answer (400)."""
-
-    def __init__(self, reason: str, status_hint: int = 400) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status_hint = status_hint
 
 
 @dataclass(frozen=True, slots=True)

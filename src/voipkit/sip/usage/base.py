@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Protocol
 
+from mypy_extensions import mypyc_attr
+
 from voipkit.base.ids import IdSource
 from voipkit.sip.addressing import Destination
 from voipkit.sip.dialog import Dialog, DialogId
@@ -92,11 +94,14 @@ class UsageHost(Protocol):
         ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Usage:
     """One piece of SIP work, driven by core events and its own timers.
 
     Subclasses override ``on_event`` (core events routed to them) and
-    ``on_timer``; both take ``now`` and act through ``self.host``.
+    ``on_timer``; both take ``now`` and act through ``self.host``. An application
+    may define its own usages in plain Python: compiled with mypyc, this class
+    allows interpreted subclasses (its own subclasses here are compiled).
     """
 
     def __init__(self, host: UsageHost, usage_id: int) -> None:

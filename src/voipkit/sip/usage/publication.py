@@ -98,9 +98,6 @@ class PublicationConfig:
     "(name, value) pairs added to every PUBLISH."
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "targets", tuple(self.targets))
-        object.__setattr__(self, "route", tuple(self.route))
-        object.__setattr__(self, "extra_headers", tuple(self.extra_headers))
         if not self.targets:
             raise ValueError("a publication needs at least one target")
         if self.expires <= 0:

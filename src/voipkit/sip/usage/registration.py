@@ -168,9 +168,6 @@ class RegistrationConfig:
     "Largest back-off, in seconds."
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "targets", tuple(self.targets))
-        object.__setattr__(self, "route", tuple(self.route))
-        object.__setattr__(self, "extra_headers", tuple(self.extra_headers))
         if not self.targets:
             raise ValueError("a registration needs at least one target")
         if not 1 <= self.expires <= MAX_EXPIRES:

@@ -360,10 +360,6 @@ class SubscriptionConfig:
     in ``NotifyReceived.document``."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "targets", tuple(self.targets))
-        object.__setattr__(self, "accept", tuple(self.accept))
-        object.__setattr__(self, "route", tuple(self.route))
-        object.__setattr__(self, "extra_headers", tuple(self.extra_headers))
         if not self.targets:
             raise ValueError("a subscription needs at least one target")
         if self.expires <= 0:
