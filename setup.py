@@ -35,11 +35,13 @@ their own usages in plain Python. ``sip/usage/__init__.py`` only re-exports.
 The media packet path is compiled too: every call builds an ``RtpStream`` (``stream.py``)
 and sends RTP and an RTCP BYE (``rtp.py``, ``rtcp.py``, ``stats.py``); a call that
 receives runs the jitter buffer and DTMF receiver (``jitter.py``, ``dtmf.py``). Their
-exception ``MalformedPacket`` lives in the interpreted ``media/errors.py``. mypyc
-type-checks them together with every module ``voipkit.media`` imports, so the build needs
-numpy, PyAV, pylibsrtp, soxr and webrtcvad (pyproject.toml's [build-system] lists them).
-Left interpreted: ``codecs/registry.py`` (mypyc cannot render the signature of a
-``kw_only`` dataclass whose required fields follow defaulted ones, ``CodecSpec``).
+exception ``MalformedPacket`` lives in the interpreted ``media/errors.py``; the codec
+table (``codecs/registry.py``: the per-call codec look-ups and ``CodecSettings``) is
+compiled as well. mypyc type-checks them together with every module ``voipkit.media``
+imports, so the build needs numpy, PyAV, pylibsrtp, soxr and webrtcvad (pyproject.toml's
+[build-system] lists them). mypyc cannot compile a signature with a required parameter
+after a defaulted one (a keyword-only dataclass field included): such parameters come
+first.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ COMPILED = [
     "src/voipkit/media/jitter.py",
     "src/voipkit/media/dtmf.py",
     "src/voipkit/media/stream.py",
+    "src/voipkit/media/codecs/registry.py",
 ]
 
 

@@ -44,7 +44,8 @@ COMPILED = ["voipkit.sip.grammar", "voipkit.sip.uri", "voipkit.sip.headers",
             "voipkit.sip.usage.publication",
             "voipkit.sdp.model", "voipkit.sdp.parse", "voipkit.sdp.negotiate",
             "voipkit.media.rtp", "voipkit.media.rtcp", "voipkit.media.stats",
-            "voipkit.media.jitter", "voipkit.media.dtmf", "voipkit.media.stream"]
+            "voipkit.media.jitter", "voipkit.media.dtmf", "voipkit.media.stream",
+            "voipkit.media.codecs.registry"]
 #: Never compiled (setup.py says why).
 INTERPRETED = ["voipkit.sip.status", "voipkit.sip.errors", "voipkit.base.errors",
                "voipkit.sdp.errors", "voipkit.media.errors"]

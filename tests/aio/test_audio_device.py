@@ -8,7 +8,9 @@ Proves:
   header after close();
 - stop() ends the ticks; a ptime that is not whole samples is rejected;
 - ``list_devices()`` is the virtual device alone when sounddevice is missing or
-  PortAudio fails, and appends PortAudio's devices when they are listed.
+  PortAudio fails, and appends PortAudio's devices when they are listed;
+- whether PortAudio offers a card (an input and an output) is decided once per scan of
+  its list: a new list counts only after ``rescan_devices()``.
 """
 
 from __future__ import annotations
@@ -147,3 +149,32 @@ def test_list_devices_with_portaudio(monkeypatch: pytest.MonkeyPatch, unscanned:
                                       (2, "hw:1", "portaudio", 0, 1)]
     assert sounddevice_available()
     assert len(queries) == 1  # PortAudio's list is kept until rescan_devices()
+
+
+def test_card_choice_is_decided_once_per_scan(monkeypatch: pytest.MonkeyPatch,
+                                              unscanned: None) -> None:
+    output = {"name": "out", "index": 0, "max_input_channels": 0, "max_output_channels": 2,
+              "default_samplerate": 48000.0}
+    microphone = {"name": "mic", "index": 1, "max_input_channels": 1,
+                  "max_output_channels": 0, "default_samplerate": 48000.0}
+    listed: list[list[dict[str, object]]] = [[output]]
+    queries: list[int] = []
+
+    def query_devices() -> list[dict[str, object]]:
+        queries.append(1)
+        return listed[-1]
+
+    fake = types.ModuleType("sounddevice")
+    fake.query_devices = query_devices  # type: ignore[attr-defined]
+    fake._terminate = lambda: None  # type: ignore[attr-defined]
+    fake._initialize = lambda: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    monkeypatch.setattr(audio_device_module, "_card_found", None)
+    card_available = audio_device_module._card_available
+    assert not card_available() and not card_available()  # an output, no input
+    assert len(queries) == 1
+    listed.append([output, microphone])  # a microphone plugged in
+    assert not card_available()  # PortAudio's list is the one scanned
+    rescan_devices()
+    assert card_available() and card_available()
+    assert len(queries) == 2

@@ -18,7 +18,10 @@ Proves:
 - SSRC lock: a foreign source is ignored until it sends SSRC_SWITCH_AFTER packets;
 - malformed RTP, RTCP and telephone-event payloads, and unknown payload types, are
   counted, never raised;
-- StreamConfig.from_negotiated reads a real offer/answer.
+- StreamConfig.from_negotiated reads a real offer/answer;
+- a stream that has received nothing (its jitter buffer is made by the first packet)
+  plays silence and reports zero receive statistics, and the audio that then arrives
+  plays exactly as in a stream that received from the start.
 """
 
 from __future__ import annotations
@@ -323,3 +326,20 @@ def test_config_from_a_real_offer_answer() -> None:
     assert cfg.ptime == 0.02 and cfg.direction is Direction.SENDRECV
     assert dict(cfg.accepted) == {8: PCMA, 0: PCMU}
     assert StreamConfig.from_negotiated(theirs).codec is PCMA
+
+
+def test_stream_before_any_packet_plays_silence_then_the_audio_that_arrives() -> None:
+    a, b = pair()
+    for n in range(3):  # three ticks with nothing received
+        assert np.array_equal(b.pull_audio(FRAME, now=n * PTIME), np.zeros(FRAME, np.int16))
+    assert b.counters.silence_frames == 3
+    stats = b.statistics(3 * PTIME)
+    assert stats["packets_received"] == 0 and stats["lost"] == 0
+    assert stats["late"] == stats["underruns"] == stats["jitter_discarded"] == 0
+    assert stats["jitter_buffer_delay_ms"] == pytest.approx(40.0)  # the initial target
+    frames = tone_frames(10)
+    _, out = run(a, b, frames, start=3)
+    expected = ulaw_decode(ulaw_encode(np.concatenate(frames)))
+    assert np.array_equal(out[:FRAME], np.zeros(FRAME, dtype=np.int16))  # prefetching
+    assert np.array_equal(out[FRAME:], expected[:-FRAME])
+    assert b.counters.frames_decoded == 9 and b.counters.silence_frames == 4

@@ -74,12 +74,14 @@ class CodecSpec:
     name: str  # rtpmap encoding name
     clock_rate: int  # RTP clock (8000 for G.722: RFC 3551 §4.5.2)
     sample_rate: int  # PCM rate the codec consumes
+    # the required fields come first (keyword-only, so only repr sees the order): mypyc
+    # cannot compile a signature with a required parameter after a defaulted one
+    make_encoder: Callable[[], Encoder]
+    make_decoder: Callable[[], Decoder]
     channels: int = 1
     static_payload_type: int | None = None
     preferred_payload_type: int | None = None  # for dynamic types (96-127)
     fmtp: Mapping[str, str] = field(default_factory=dict)
-    make_encoder: Callable[[], Encoder]
-    make_decoder: Callable[[], Decoder]
     is_audio: bool = True
     frame_duration: float = 0.02  # seconds per codec frame; ptime is a whole number of these
     make_encoder_with: Callable[[CodecSettings], Encoder] | None = None
