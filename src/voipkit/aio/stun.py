@@ -169,7 +169,10 @@ class StunClient:
         """An ``on_receive`` that takes UDP STUN datagrams and passes the rest on."""
 
         def receive(data: bytes, source: Address, transport: TransportKind) -> None:
-            if transport is TransportKind.UDP and self.feed(data, source):
+            # the first test of is_stun, inline: a SIP message (a letter) or a CRLF
+            # keep-alive never gets as far as feed (one datagram in, per SIP message)
+            if (transport is TransportKind.UDP and data and not data[0] & 0xC0
+                    and self.feed(data, source)):
                 return
             if on_receive is not None:
                 on_receive(data, source, transport)
