@@ -16,7 +16,9 @@ import dataclasses
 import logging
 import os
 import re
+from collections.abc import Mapping
 from enum import Enum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from voipkit.aio.media_session import AudioSession, check_scaling
@@ -498,7 +500,9 @@ class Call:
         MediaConfig(rtcp_bandwidth=(rr, rs, as_kbps))  # the same checks as the phone's
         self._rtcp_bandwidth = (rr, rs, as_kbps)
 
-    def _codec_bitrates(self) -> dict[str, int]:
+    def _codec_bitrates(self) -> Mapping[str, int]:
+        if not self._bitrates:
+            return _stream_bitrates(self._phone)
         rates = dict(self._phone.config.media.codec_bitrates) | self._bitrates
         return {name.lower(): bps for name, bps in rates.items()}
 
@@ -718,7 +722,7 @@ class Call:
         try:
             self.audio.configure(
                 streams[0],
-                local_fmtp={name.lower(): fmtp for name, fmtp in local_fmtp(self._phone).items()},
+                local_fmtp=_stream_fmtp(self._phone),
                 bitrates=self._codec_bitrates())
         except ValueError as exc:
             logger.warning("call %s: cannot use the negotiated audio: %s", self.id, exc)
@@ -857,6 +861,29 @@ def local_fmtp(phone: Phone) -> dict[str, dict[str, str]]:
         text = params.get(spec.name)
         out[spec.name] = parse_fmtp_params(text) if text is not None else dict(spec.fmtp)
     return out
+
+
+def _stream_fmtp(phone: Phone) -> Mapping[str, Mapping[str, str]]:
+    """``local_fmtp`` keyed by lower-case codec name, as ``AudioSession.configure`` takes
+    it; kept per (config.media, codecs) like ``capabilities`` (every call asks)."""
+    media = phone.config.media
+    cached = phone.stream_settings_cache
+    if cached is not None and cached[0] is media and cached[1] is phone.codecs:
+        return cached[2]
+    fmtp = MappingProxyType({name.lower(): MappingProxyType(params)
+                             for name, params in local_fmtp(phone).items()})
+    bitrates = MappingProxyType({name.lower(): bps
+                                 for name, bps in media.codec_bitrates.items()})
+    phone.stream_settings_cache = (media, phone.codecs, fmtp, bitrates)
+    return fmtp
+
+
+def _stream_bitrates(phone: Phone) -> Mapping[str, int]:
+    """The configured codec bitrates keyed by lower-case name (cached with the fmtp)."""
+    _stream_fmtp(phone)
+    cached = phone.stream_settings_cache
+    assert cached is not None
+    return cached[3]
 
 
 def capabilities(phone: Phone) -> list[CodecCapability]:

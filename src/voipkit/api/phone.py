@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -165,6 +165,10 @@ class Phone:
         self.capabilities_cache: tuple[object, object, tuple[CodecCapability, ...]] | None = None
         """``api.call.capabilities`` for (config.media, codecs) as they were: both are
         replaced, never changed in place, so a new setting makes a new entry."""
+        self.stream_settings_cache: tuple[object, object, Mapping[str, Mapping[str, str]],
+                                          Mapping[str, int]] | None = None
+        """``api.call``'s per-stream fmtp and bitrate tables for (config.media, codecs),
+        kept like ``capabilities_cache``."""
         self.supported_info_types: list[str] = list(self.config.supported_info_types)
         self.policy = inv.InvitePolicy(
             max_sessions=self.config.max_calls, do_not_disturb=self.config.do_not_disturb,
