@@ -502,7 +502,7 @@ class Call:
 
     def _codec_bitrates(self) -> Mapping[str, int]:
         if not self._bitrates:
-            return _stream_bitrates(self._phone)
+            return _stream_tables(self._phone)[1]
         rates = dict(self._phone.config.media.codec_bitrates) | self._bitrates
         return {name.lower(): bps for name, bps in rates.items()}
 
@@ -722,7 +722,7 @@ class Call:
         try:
             self.audio.configure(
                 streams[0],
-                local_fmtp=_stream_fmtp(self._phone),
+                local_fmtp=_stream_tables(self._phone)[0],
                 bitrates=self._codec_bitrates())
         except ValueError as exc:
             logger.warning("call %s: cannot use the negotiated audio: %s", self.id, exc)
@@ -863,27 +863,21 @@ def local_fmtp(phone: Phone) -> dict[str, dict[str, str]]:
     return out
 
 
-def _stream_fmtp(phone: Phone) -> Mapping[str, Mapping[str, str]]:
-    """``local_fmtp`` keyed by lower-case codec name, as ``AudioSession.configure`` takes
-    it; kept per (config.media, codecs) like ``capabilities`` (every call asks)."""
+def _stream_tables(phone: Phone) -> tuple[Mapping[str, Mapping[str, str]],
+                                          Mapping[str, int]]:
+    """Our fmtp parameters and the configured bitrates, keyed by lower-case codec name
+    as ``AudioSession.configure`` takes them; kept per (config.media, codecs) like
+    ``capabilities`` (every call asks)."""
     media = phone.config.media
     cached = phone.stream_settings_cache
     if cached is not None and cached[0] is media and cached[1] is phone.codecs:
-        return cached[2]
+        return cached[2], cached[3]
     fmtp = MappingProxyType({name.lower(): MappingProxyType(params)
                              for name, params in local_fmtp(phone).items()})
     bitrates = MappingProxyType({name.lower(): bps
                                  for name, bps in media.codec_bitrates.items()})
     phone.stream_settings_cache = (media, phone.codecs, fmtp, bitrates)
-    return fmtp
-
-
-def _stream_bitrates(phone: Phone) -> Mapping[str, int]:
-    """The configured codec bitrates keyed by lower-case name (cached with the fmtp)."""
-    _stream_fmtp(phone)
-    cached = phone.stream_settings_cache
-    assert cached is not None
-    return cached[3]
+    return fmtp, bitrates
 
 
 def capabilities(phone: Phone) -> list[CodecCapability]:

@@ -197,7 +197,6 @@ _DISPLAY_TOKENS: Final = grammar.DISPLAY_TOKENS.fullmatch
 _ADDR_SPEC: Final = grammar.ADDR_SPEC.fullmatch
 _PARAM_LIST: Final = grammar.PARAM_LIST.fullmatch
 _SIMPLE_PARAMS: Final = grammar.SIMPLE_PARAMS.fullmatch
-_SIP_URI_REST: Final = grammar.SIP_URI_REST.fullmatch
 _PARAM_FINDALL: Final = grammar.PARAM_ITEM.findall
 _VIA: Final = grammar.VIA.fullmatch
 _VIA_FAST: Final = grammar.VIA_FAST.fullmatch
@@ -448,20 +447,11 @@ class NameAddr:
         with ";", quoted values, errors) goes through the general patterns, so this
         decides speed only, never what is accepted or how it reads.
         """
-        if text.startswith("sip:"):
-            scheme = "sip"
-            start = 4
-        elif text.startswith("sips:"):
-            scheme = "sips"
-            start = 5
-        else:
+        if not (text.startswith("sip:") or text.startswith("sips:")):
             return None
         semi = text.find(";")
         uri_text = text if semi < 0 else text[:semi]
         if "," in uri_text or "?" in uri_text:
-            return None
-        m = _SIP_URI_REST(uri_text, start)
-        if m is None:
             return None
         hparams = "" if semi < 0 else text[semi:]
         params: dict[str, str | None] = {}
@@ -469,15 +459,10 @@ class NameAddr:
             if _SIMPLE_PARAMS(hparams) is None or not simple_params_ok(hparams):
                 return None
             params = split_params(hparams)[0]
-        g: tuple[Any, ...] = m.groups()
-        user: str | None
-        password: str | None
-        host: str
-        port: str | None
-        uparams: str | None
-        uheaders: str | None
-        user, password, host, port, uparams, uheaders = g
-        uri = make_sip_uri(scheme, user, password, host, port, uparams, uheaders, uri_text)
+        try:
+            uri = parse_uri(uri_text)
+        except ParseError:
+            return None  # the general patterns decide (they strip blanks, then judge)
         return cls(uri, None, params)
 
     @classmethod
